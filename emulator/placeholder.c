@@ -1,0 +1,2 @@
+/* emulator core placeholder */
+typedef int emu_placeholder;

@@ -1,0 +1,2 @@
+/* keeps test_support non-empty */
+typedef int bhive_test_support_empty;
