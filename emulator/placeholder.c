@@ -1,2 +1,0 @@
-/* emulator core placeholder */
-typedef int emu_placeholder;

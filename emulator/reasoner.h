@@ -1,0 +1,44 @@
+/*
+ * reasoner.h - simulated models: given a Converse request, produce the text
+ * a model of a given skill would answer. Deterministic for a seed and a
+ * request. The server (server.c) owns HTTP, validation, token accounting,
+ * maxTokens truncation, latency and faults; this module owns only what the
+ * model "says".
+ */
+#ifndef EMU_REASONER_H
+#define EMU_REASONER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "util/util.h"
+
+typedef struct emu_reasoner_params {
+	double skill;            /* 0..1: higher makes fewer arithmetic step errors */
+	bool native_json_schema; /* model supports outputConfig.textFormat json_schema */
+} emu_reasoner_params;
+
+typedef struct emu_reply {
+	char *text;              /* the answer text (bh_malloc'd) */
+	char *reasoning;         /* reasoningContent text when a reasoning budget was asked, else NULL */
+} emu_reply;
+
+/* Fills out from request (the Converse request body) or returns a bhive_code. */
+int emu_reasoner_reply(const emu_reasoner_params *p, const json_t *request, uint64_t seed,
+                       emu_reply *out, bhive_error *err);
+void emu_reply_release(emu_reply *r);
+
+/* The built-in model table: ids the Python original's README and benchmarks
+ * use, and current Claude, Nova, Llama, Mistral and DeepSeek ids. Lookups
+ * also accept the us./eu./apac./global. inference-profile forms and ARNs. */
+typedef struct emu_default_model {
+	const char *id;
+	double skill;
+	double base_latency_ms;  /* before the time scale */
+	double ms_per_token;     /* per output token */
+	bool native_json_schema;
+} emu_default_model;
+const emu_default_model *emu_default_models(size_t *count);
+const emu_default_model *emu_default_model_find(const char *model_id);
+
+#endif
