@@ -15,5 +15,7 @@
 #include "bhive/client.h"
 #include "bhive/hive.h"
 #include "bhive/bench.h"
+#include "bhive/cost.h"
+#include "bhive/verify.h"
 
 #endif

@@ -36,4 +36,21 @@ int bh_aws_config_has_profile(const bh_aws_config *c, const char *profile);
 const char *bh_aws_config_service_get(const bh_aws_config *c, const char *services_name,
                                       const char *service_key, const char *key);
 
+/* A nested sub-property of a profile key, e.g. ("dev", "s3", "addressing_style"). */
+const char *bh_aws_config_get_sub(const bh_aws_config *c, const char *profile, const char *key,
+                                  const char *subkey);
+
+/* A key of an [sso-session NAME] section. */
+const char *bh_aws_config_sso_session_get(const bh_aws_config *c, const char *session,
+                                          const char *key);
+
+/*
+ * Like bh_aws_config_load, but from text in memory (either may be NULL);
+ * errors name "config" or "credentials" as the file. For tests and fuzzers.
+ * Every lookup above accepts a NULL config and then finds nothing.
+ */
+bh_aws_config *bh_aws_config_from_text(const char *config_text, size_t config_len,
+                                       const char *creds_text, size_t creds_len,
+                                       const char *profile, bhive_error *err);
+
 #endif

@@ -1,0 +1,313 @@
+/* wire.c - Converse request/response wire form and restJson1 errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bedrock/wire.h"
+
+/* How many bytes of an unexpected body an error message shows. */
+#define BH_QUOTE_MAX 80
+
+int bh_converse_path(bh_buf *out, const char *model_id)
+{
+	if (bh_buf_puts(out, "/model/"))
+		return BHIVE_ERR_NOMEM;
+	if (bh_uri_encode(out, model_id, strlen(model_id), false))
+		return BHIVE_ERR_NOMEM;
+	return bh_buf_puts(out, "/converse");
+}
+
+/* The model id travels in the path, so the body carries every other member
+ * exactly as the caller wrote it; copying is only needed to drop modelId. */
+char *bh_converse_body(const json_t *request, size_t *len, bhive_error *err)
+{
+	if (!json_is_object(request)) {
+		bh_error_set(err, BHIVE_ERR_INVALID, "converse request is not a JSON object");
+		return NULL;
+	}
+	char *s;
+	if (json_object_get(request, "modelId")) {
+		json_t *copy = json_copy((json_t *)request);
+		if (!copy) {
+			bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory copying a converse request");
+			return NULL;
+		}
+		json_object_del(copy, "modelId");
+		s = json_dumps(copy, JSON_COMPACT);
+		json_decref(copy);
+	} else {
+		s = json_dumps(request, JSON_COMPACT);
+	}
+	if (!s) {
+		bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory serialising a converse request");
+		return NULL;
+	}
+	if (len)
+		*len = strlen(s);
+	return s;
+}
+
+const char *bh_http_header(const char *const *headers, const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; headers && headers[i]; i++) {
+		const char *h = headers[i];
+		if (strncasecmp(h, name, n) != 0 || h[n] != ':')
+			continue;
+		const char *v = h + n + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		size_t vl = strlen(v);
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t' || v[vl - 1] == '\r'))
+			vl--;
+		if (len)
+			*len = vl;
+		return v;
+	}
+	return NULL;
+}
+
+/* restJson1 rule: the shape name is what is left after cutting a trailing
+ * ":<url>" and a leading "<namespace>#". */
+static void sanitize_type(const char *s, size_t n, char *out, size_t outsz)
+{
+	const char *colon = memchr(s, ':', n);
+	if (colon)
+		n = (size_t)(colon - s);
+	for (size_t i = n; i > 0; i--) {
+		if (s[i - 1] == '#') {
+			s += i;
+			n -= i;
+			break;
+		}
+	}
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+void bh_restjson_error_type(const char *header, size_t header_len, const json_t *body,
+                            char *out, size_t outsz)
+{
+	const char *s = header;
+	size_t n = header_len;
+	if (!s) {
+		s = bh_json_str(body, "code");
+		if (!s)
+			s = bh_json_str(body, "__type");
+		n = s ? strlen(s) : 0;
+	}
+	if (!s) {
+		out[0] = '\0';
+		return;
+	}
+	sanitize_type(s, n, out, outsz);
+}
+
+static const struct {
+	const char *type;
+	int code;
+} service_types[] = {
+	{ "ThrottlingException", BHIVE_ERR_SERVICE_THROTTLED },
+	{ "TooManyRequestsException", BHIVE_ERR_SERVICE_THROTTLED },
+	{ "ValidationException", BHIVE_ERR_SERVICE_VALIDATION },
+	{ "ConflictException", BHIVE_ERR_SERVICE_VALIDATION },
+	{ "AccessDeniedException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "UnrecognizedClientException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "InvalidSignatureException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "SignatureDoesNotMatch", BHIVE_ERR_SERVICE_ACCESS },
+	{ "IncompleteSignature", BHIVE_ERR_SERVICE_ACCESS },
+	{ "IncompleteSignatureException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "MissingAuthenticationTokenException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "ExpiredTokenException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "UnauthorizedException", BHIVE_ERR_SERVICE_ACCESS },
+	{ "ResourceNotFoundException", BHIVE_ERR_SERVICE_NOT_FOUND },
+	{ "ModelTimeoutException", BHIVE_ERR_SERVICE_MODEL_TIMEOUT },
+	{ "ModelErrorException", BHIVE_ERR_SERVICE_MODEL_ERROR },
+	{ "ModelStreamErrorException", BHIVE_ERR_SERVICE_MODEL_ERROR },
+	{ "ModelNotReadyException", BHIVE_ERR_SERVICE_NOT_READY },
+	{ "InternalServerException", BHIVE_ERR_SERVICE_INTERNAL },
+	{ "InternalFailure", BHIVE_ERR_SERVICE_INTERNAL },
+	{ "ServiceUnavailableException", BHIVE_ERR_SERVICE_UNAVAILABLE },
+	{ "ServiceUnavailable", BHIVE_ERR_SERVICE_UNAVAILABLE },
+	{ "ServiceQuotaExceededException", BHIVE_ERR_SERVICE_QUOTA },
+};
+
+/* Known shapes decide; an unmodeled type falls back on the status class,
+ * since 429 and 5xx mean the same to a caller whatever their name. */
+int bh_service_error_code(const char *error_type, long status)
+{
+	for (size_t i = 0; error_type && i < BH_ARRAY_LEN(service_types); i++)
+		if (strcmp(error_type, service_types[i].type) == 0)
+			return service_types[i].code;
+	if (status == 429)
+		return BHIVE_ERR_SERVICE_THROTTLED;
+	if (status == 401 || status == 403)
+		return BHIVE_ERR_SERVICE_ACCESS;
+	if (status == 404)
+		return BHIVE_ERR_SERVICE_NOT_FOUND;
+	if (status == 503)
+		return BHIVE_ERR_SERVICE_UNAVAILABLE;
+	if (status >= 500)
+		return BHIVE_ERR_SERVICE_INTERNAL;
+	return BHIVE_ERR_SERVICE;
+}
+
+void bh_quote_bytes(const char *p, size_t n, size_t max, char *out, size_t outsz)
+{
+	bh_buf b;
+	bh_buf_init(&b, outsz > 8 ? outsz - 8 : 1);
+	int rc = bh_buf_putc(&b, '"');
+	for (size_t i = 0; i < n && i < max && rc == 0; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '"' || c == '\\')
+			rc = bh_buf_printf(&b, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			rc = bh_buf_printf(&b, "\\x%02x", c);
+		else
+			rc = bh_buf_putc(&b, (char)c);
+	}
+	if (rc == 0)
+		rc = bh_buf_puts(&b, n > max ? "\"..." : "\"");
+	bh_strlcpy(out, b.data ? b.data : "\"\"", outsz);
+	bh_buf_release(&b);
+}
+
+/* The service's own words: restJson1 uses "message", some services
+ * "Message" (the Smithy tests have both). */
+static const char *error_message(const json_t *body)
+{
+	const char *m = bh_json_str(body, "message");
+	return m ? m : bh_json_str(body, "Message");
+}
+
+static void fill_service_error(const char *model_id, const bhive_http_response *resp,
+                               const json_t *body, bhive_error *err)
+{
+	char type[64], quoted[BH_QUOTE_MAX * 4 + 8];
+	size_t hl = 0;
+	const char *h = bh_http_header(resp->headers, "x-amzn-ErrorType", &hl);
+	bh_restjson_error_type(h, hl, body, type, sizeof(type));
+	const char *msg = error_message(body);
+	if (!body && resp->body_len) {
+		bh_quote_bytes(resp->body, resp->body_len, BH_QUOTE_MAX, quoted, sizeof(quoted));
+		msg = quoted;
+	}
+	int code = bh_service_error_code(type, resp->status);
+	if (type[0] && msg)
+		bh_error_set(err, code, "model \"%s\" returned %s: %s", model_id, type, msg);
+	else if (type[0])
+		bh_error_set(err, code, "model \"%s\" returned %s (HTTP %ld)", model_id, type,
+		             resp->status);
+	else if (msg)
+		bh_error_set(err, code, "model \"%s\" returned HTTP %ld: %s", model_id,
+		             resp->status, msg);
+	else
+		bh_error_set(err, code, "model \"%s\" returned HTTP %ld", model_id, resp->status);
+	if (err && err->code == code) {
+		err->http_status = (int)resp->status;
+		bh_strlcpy(err->error_type, type, sizeof(err->error_type));
+	}
+}
+
+static void fill_request_id(const bhive_http_response *resp, bhive_error *err)
+{
+	size_t n = 0;
+	const char *id = bh_http_header(resp->headers, "x-amzn-RequestId", &n);
+	if (!err || !id)
+		return;
+	if (n >= sizeof(err->request_id))
+		n = sizeof(err->request_id) - 1;
+	memcpy(err->request_id, id, n);
+	err->request_id[n] = '\0';
+}
+
+static json_t *parse_error(const char *model_id, const bhive_http_response *resp,
+                           bhive_error *err)
+{
+	json_t *body = NULL;
+	if (resp->body_len)
+		body = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (body && !json_is_object(body)) {
+		json_decref(body);
+		body = NULL;
+	}
+	bhive_error e;
+	bhive_error_clear(&e);
+	fill_service_error(model_id, resp, body, &e);
+	fill_request_id(resp, &e);
+	bh_strlcpy(e.source, model_id, sizeof(e.source));
+	bh_error_copy(err, &e);
+	json_decref(body);
+	return NULL;
+}
+
+static json_t *not_converse(const char *model_id, const bhive_http_response *resp,
+                            const char *why, int line, int column, bhive_error *err)
+{
+	char quoted[BH_QUOTE_MAX * 4 + 8];
+	bh_quote_bytes(resp->body ? resp->body : "", resp->body_len, BH_QUOTE_MAX, quoted,
+	               sizeof(quoted));
+	if (err && !err->code) {
+		bh_error_set(err, BHIVE_ERR_PARSE,
+		             "response from model \"%s\" is not a Converse response: %s; body %s",
+		             model_id, why, quoted);
+		err->http_status = (int)resp->status;
+		err->line = line;
+		err->column = column;
+		bh_strlcpy(err->source, model_id, sizeof(err->source));
+		fill_request_id(resp, err);
+	}
+	return NULL;
+}
+
+json_t *bh_converse_parse(const char *model_id, const bhive_http_response *resp,
+                          bhive_error *err)
+{
+	if (resp->status < 200 || resp->status > 299)
+		return parse_error(model_id, resp, err);
+	json_error_t je;
+	json_t *v = json_loadb(resp->body ? resp->body : "", resp->body_len, 0, &je);
+	if (!v) {
+		char why[200];
+		snprintf(why, sizeof(why), "invalid JSON (%s at line %d column %d)", je.text,
+		         je.line, je.column);
+		return not_converse(model_id, resp, why, je.line, je.column, err);
+	}
+	json_t *msg = json_object_get(json_object_get(v, "output"), "message");
+	if (!json_is_object(msg)) {
+		json_decref(v);
+		return not_converse(model_id, resp, "no output.message object", 0, 0, err);
+	}
+	return v;
+}
+
+/* Text blocks joined without a separator: reasoning, tool use and other
+ * blocks are not part of "the answer". */
+char *bhive_response_text(const json_t *response)
+{
+	json_t *content =
+		json_object_get(json_object_get(json_object_get(response, "output"), "message"),
+		                "content");
+	bh_buf b;
+	bh_buf_init(&b, 0);
+	bool any = false;
+	size_t i;
+	json_t *block;
+	json_array_foreach(content, i, block)
+	{
+		json_t *t = json_object_get(block, "text");
+		if (!json_is_string(t))
+			continue;
+		any = true;
+		if (bh_buf_append(&b, json_string_value(t), json_string_length(t))) {
+			bh_buf_release(&b);
+			return NULL;
+		}
+	}
+	if (!any)
+		return NULL;
+	if (!b.data)
+		return bh_strdup("");
+	return bh_buf_steal(&b);
+}
