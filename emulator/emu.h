@@ -111,6 +111,7 @@ typedef struct emu_model {
 	char *id;
 	int kind;
 	double skill;
+	double reflection;        /* 0 = derived from skill (see reasoner.h) */
 	double base_latency_ms;
 	double ms_per_token;
 	bool native_json_schema;
@@ -135,11 +136,13 @@ typedef struct emu_config {
 	size_t num_api_keys;
 	emu_faults faults;        /* global */
 	bool has_faults;
+	bool no_default_models;   /* "default_models": false in the file */
 } emu_config;
 
 emu_config *emu_config_new(void);
 void emu_config_free(emu_config *c);
-/* Loads a JSON configuration file (format in docs/EMULATOR.md). */
+/* Loads a JSON configuration file (format in docs/EMULATOR.md). The
+ * built-in models are added separately (emu_config_add_defaults). */
 int emu_config_load(emu_config *c, const char *path, bhive_error *err);
 int emu_config_load_json(emu_config *c, const json_t *root, const char *base_dir,
 			 bhive_error *err);
@@ -169,8 +172,6 @@ typedef struct emu_auth_request {
 } emu_auth_request;
 /* 0 when the request may proceed, else -1 with a 403 in st. */
 int emu_auth_check(const emu_config *c, const emu_auth_request *r, emu_status *st);
-/* "20150830T123600Z" -> seconds since the epoch; -1 when malformed. */
-int64_t emu_parse_amz_date(const char *s);
 
 /* ---- the record of requests and counters (record.c) ------------------- */
 typedef struct emu_record emu_record;

@@ -16,6 +16,10 @@
 typedef struct emu_reasoner_params {
 	double skill;            /* 0..1: higher makes fewer arithmetic step errors */
 	bool native_json_schema; /* model supports outputConfig.textFormat json_schema */
+	/* Added by the reasoner part; zero-initialised callers keep working. */
+	double reflection;       /* aptitude to catch own errors when reflecting, 1 = Claude
+	                          * 3 Sonnet; 0 = derived from skill (docs/SIMULATION.md) */
+	const char *model_id;    /* named in generic answers; NULL = "simulated model" */
 } emu_reasoner_params;
 
 typedef struct emu_reply {
@@ -37,8 +41,11 @@ typedef struct emu_default_model {
 	double base_latency_ms;  /* before the time scale */
 	double ms_per_token;     /* per output token */
 	bool native_json_schema;
+	double reflection;       /* as emu_reasoner_params.reflection */
 } emu_default_model;
 const emu_default_model *emu_default_models(size_t *count);
 const emu_default_model *emu_default_model_find(const char *model_id);
+/* Reasoner parameters for a table entry (model_id borrowed from the table). */
+emu_reasoner_params emu_default_model_params(const emu_default_model *m);
 
 #endif

@@ -1,9 +1,11 @@
 /* test_config.c - the shared config and credentials files, as botocore reads them. */
+/* clang-format off: cmocka needs these first, in this order */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,61 +13,59 @@
 #include <unistd.h>
 #include "aws/config.h"
 
-static const char CONFIG[] =
-	"# full-line comment\n"
-	"; another\n"
-	"[default]\n"
-	"region = us-west-2   # inline comment\n"
-	"output=json\n"
-	"Mixed_Case = Kept\n"
-	"\n"
-	"[profile dev]\n"
-	"region = eu-west-1\n"
-	"role_arn = arn:aws:iam::123456789012:role/dev;x\n"
-	"source_profile = default\n"
-	"s3 =\n"
-	"  addressing_style = path\n"
-	"  max_concurrent_requests = 20 ; comment\n"
-	"services = my-svc\n"
-	"\n"
-	"[  profile   spaced  ]\n"
-	"region=ap-south-1\n"
-	"\n"
-	"[ignored-without-profile-prefix]\n"
-	"region = nowhere\n"
-	"\n"
-	"[services my-svc]\n"
-	"bedrock_runtime =\n"
-	"  endpoint_url = http://127.0.0.1:8080\n"
-	"sts =\n"
-	"\tendpoint_url = http://127.0.0.1:9090\n"
-	"\n"
-	"[sso-session corp]\n"
-	"sso_region = us-east-1\n"
-	"sso_start_url = https://corp.awsapps.com/start#frag\n"
-	"\n"
-	"[profile dev]\n"
-	"region = eu-central-1\n"
-	"multi = first\n"
-	"  second\n"
-	"\n"
-	"[profile empty]\n";
+static const char CONFIG[] = "# full-line comment\n"
+                             "; another\n"
+                             "[default]\n"
+                             "region = us-west-2   # inline comment\n"
+                             "output=json\n"
+                             "Mixed_Case = Kept\n"
+                             "\n"
+                             "[profile dev]\n"
+                             "region = eu-west-1\n"
+                             "role_arn = arn:aws:iam::123456789012:role/dev;x\n"
+                             "source_profile = default\n"
+                             "s3 =\n"
+                             "  addressing_style = path\n"
+                             "  max_concurrent_requests = 20 ; comment\n"
+                             "services = my-svc\n"
+                             "\n"
+                             "[  profile   spaced  ]\n"
+                             "region=ap-south-1\n"
+                             "\n"
+                             "[ignored-without-profile-prefix]\n"
+                             "region = nowhere\n"
+                             "\n"
+                             "[services my-svc]\n"
+                             "bedrock_runtime =\n"
+                             "  endpoint_url = http://127.0.0.1:8080\n"
+                             "sts =\n"
+                             "\tendpoint_url = http://127.0.0.1:9090\n"
+                             "\n"
+                             "[sso-session corp]\n"
+                             "sso_region = us-east-1\n"
+                             "sso_start_url = https://corp.awsapps.com/start#frag\n"
+                             "\n"
+                             "[profile dev]\n"
+                             "region = eu-central-1\n"
+                             "multi = first\n"
+                             "  second\n"
+                             "\n"
+                             "[profile empty]\n";
 
-static const char CREDS[] =
-	"[default]\n"
-	"aws_access_key_id = AKIDFROMCREDS\n"
-	"region = from-credentials\n"
-	"[dev]\n"
-	"aws_access_key_id = AKIDDEV\n"
-	"[profile weird]\n"
-	"x = 1\n";
+static const char CREDS[] = "[default]\n"
+                            "aws_access_key_id = AKIDFROMCREDS\n"
+                            "region = from-credentials\n"
+                            "[dev]\n"
+                            "aws_access_key_id = AKIDDEV\n"
+                            "[profile weird]\n"
+                            "x = 1\n";
 
 static bh_aws_config *load_text(const char *profile)
 {
 	bhive_error err;
 	bhive_error_clear(&err);
-	bh_aws_config *c = bh_aws_config_from_text(CONFIG, strlen(CONFIG), CREDS, strlen(CREDS),
-	                                           profile, &err);
+	bh_aws_config *c =
+	    bh_aws_config_from_text(CONFIG, strlen(CONFIG), CREDS, strlen(CREDS), profile, &err);
 	if (!c)
 		fail_msg("load failed: %s", err.message);
 	return c;
@@ -77,38 +77,37 @@ static void test_lookups(void **state)
 	static const struct {
 		const char *profile, *key, *want;
 	} cases[] = {
-		{"default", "region", "from-credentials"}, /* credentials file wins */
-		{"default", "output", "json"},
-		{"default", "mixed_case", "Kept"},          /* keys compare without case */
-		{"default", "Mixed_Case", "Kept"},
-		{"dev", "region", "eu-central-1"},         /* later section merges, later wins */
-		{"dev", "role_arn", "arn:aws:iam::123456789012:role/dev;x"},
-		{"dev", "source_profile", "default"},
-		{"dev", "aws_access_key_id", "AKIDDEV"},
-		{"dev", "s3", ""},
-		{"dev", "multi", "first\nsecond"},
-		{"dev", "services", "my-svc"},
-		{"spaced", "region", "ap-south-1"},
-		{"ignored-without-profile-prefix", "region", NULL},
-		{"profile weird", "x", "1"},              /* credentials file: names verbatim */
-		{"nope", "region", NULL},
+	    {"default", "region", "from-credentials"}, /* credentials file wins */
+	    {"default", "output", "json"},
+	    {"default", "mixed_case", "Kept"}, /* keys compare without case */
+	    {"default", "Mixed_Case", "Kept"},
+	    {"dev", "region", "eu-central-1"}, /* later section merges, later wins */
+	    {"dev", "role_arn", "arn:aws:iam::123456789012:role/dev;x"},
+	    {"dev", "source_profile", "default"},
+	    {"dev", "aws_access_key_id", "AKIDDEV"},
+	    {"dev", "s3", ""},
+	    {"dev", "multi", "first\nsecond"},
+	    {"dev", "services", "my-svc"},
+	    {"spaced", "region", "ap-south-1"},
+	    {"ignored-without-profile-prefix", "region", NULL},
+	    {"profile weird", "x", "1"}, /* credentials file: names verbatim */
+	    {"nope", "region", NULL},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		const char *got = bh_aws_config_get_in(c, cases[i].profile, cases[i].key);
 		if (!cases[i].want)
 			assert_null(got);
 		else if (!got || strcmp(got, cases[i].want) != 0)
-			fail_msg("case %zu: %s.%s = %s, want %s", i, cases[i].profile,
-			         cases[i].key, got ? got : "(null)", cases[i].want);
+			fail_msg("case %zu: %s.%s = %s, want %s", i, cases[i].profile, cases[i].key,
+			         got ? got : "(null)", cases[i].want);
 	}
 	assert_string_equal(bh_aws_config_profile(c), "dev");
 	assert_string_equal(bh_aws_config_get(c, "region"), "eu-central-1");
 	assert_string_equal(bh_aws_config_get_sub(c, "dev", "s3", "addressing_style"), "path");
-	assert_string_equal(bh_aws_config_get_sub(c, "dev", "s3", "max_concurrent_requests"),
-	                    "20");
-	assert_string_equal(bh_aws_config_service_get(c, "my-svc", "bedrock_runtime",
-	                                              "endpoint_url"),
-	                    "http://127.0.0.1:8080");
+	assert_string_equal(bh_aws_config_get_sub(c, "dev", "s3", "max_concurrent_requests"), "20");
+	assert_string_equal(
+	    bh_aws_config_service_get(c, "my-svc", "bedrock_runtime", "endpoint_url"),
+	    "http://127.0.0.1:8080");
 	assert_string_equal(bh_aws_config_service_get(c, "my-svc", "sts", "endpoint_url"),
 	                    "http://127.0.0.1:9090");
 	assert_null(bh_aws_config_service_get(c, "my-svc", "s3", "endpoint_url"));
@@ -137,15 +136,15 @@ static void test_malformed(void **state)
 		int line;
 		const char *msg;
 	} cases[] = {
-		{"[default]\nregion = x\ngarbage without equals\n", 3, "expected \"key = value\""},
-		{"[default]\n[profile broken\nregion = x\n", 2, "without closing"},
-		{"[default]\n  nested = orphan\n", 2, "no parent"},
-		{"  nested = first\n", 1, "no parent"},
-		{"region = x\n", 1, "outside any section"},
-		{"[default]\n= value\n", 2, "expected \"key = value\""},
-		{"[]\n", 1, "empty section name"},
-		{"[default]\ns3 =\n  no equals here\n", 3, "nested property"},
-		{"[x]\nregion = ok\n\n\nbad line\n", 5, "expected"},
+	    {"[default]\nregion = x\ngarbage without equals\n", 3, "expected \"key = value\""},
+	    {"[default]\n[profile broken\nregion = x\n", 2, "without closing"},
+	    {"[default]\n  nested = orphan\n", 2, "no parent"},
+	    {"  nested = first\n", 1, "no parent"},
+	    {"region = x\n", 1, "outside any section"},
+	    {"[default]\n= value\n", 2, "expected \"key = value\""},
+	    {"[]\n", 1, "empty section name"},
+	    {"[default]\ns3 =\n  no equals here\n", 3, "nested property"},
+	    {"[x]\nregion = ok\n\n\nbad line\n", 5, "expected"},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		bhive_error err;
@@ -166,7 +165,8 @@ static void test_malformed(void **state)
 
 static void test_crlf_and_nul(void **state)
 {
-	static const char text[] = "[default]\r\nregion = us-east-2\r\n\r\n[profile a]\r\nk=v\0junk\n";
+	static const char text[] =
+	    "[default]\r\nregion = us-east-2\r\n\r\n[profile a]\r\nk=v\0junk\n";
 	bh_aws_config *c = bh_aws_config_from_text(text, sizeof(text) - 1, NULL, 0, "a", NULL);
 	assert_non_null(c);
 	assert_string_equal(bh_aws_config_get_in(c, "default", "region"), "us-east-2");
@@ -280,8 +280,7 @@ static void test_home_default_paths(void **state)
 	snprintf(dir, sizeof(dir), "%s/.aws", tmpdir);
 	mkdir(dir, 0700);
 	write_file(".aws/config", "[profile h]\nregion = from-home\n", path, sizeof(path));
-	write_file(".aws/credentials", "[h]\naws_access_key_id = AKIDHOME\n", path,
-	           sizeof(path));
+	write_file(".aws/credentials", "[h]\naws_access_key_id = AKIDHOME\n", path, sizeof(path));
 	unsetenv("AWS_CONFIG_FILE");
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 	setenv("HOME", tmpdir, 1);
@@ -319,15 +318,15 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lookups),
-		cmocka_unit_test(test_null_config),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_crlf_and_nul),
-		cmocka_unit_test(test_load_env_files),
-		cmocka_unit_test(test_missing_profile_and_files),
-		cmocka_unit_test(test_malformed_file_names_path),
-		cmocka_unit_test(test_home_default_paths),
-		cmocka_unit_test(test_alloc_failures),
+	    cmocka_unit_test(test_lookups),
+	    cmocka_unit_test(test_null_config),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_crlf_and_nul),
+	    cmocka_unit_test(test_load_env_files),
+	    cmocka_unit_test(test_missing_profile_and_files),
+	    cmocka_unit_test(test_malformed_file_names_path),
+	    cmocka_unit_test(test_home_default_paths),
+	    cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, setup_env, teardown_env);
 }

@@ -65,8 +65,10 @@ typedef struct bhive_http_response {
 
 /*
  * Called exactly once per sent request. On a transport failure resp is NULL
- * and err says why (BHIVE_ERR_NETWORK or BHIVE_ERR_TIMEOUT). Both are
- * borrowed for the duration of the call.
+ * and err says why (BHIVE_ERR_NETWORK or BHIVE_ERR_TIMEOUT, BHIVE_ERR_PARSE
+ * for a body over the transport's size cap). Both are borrowed for the
+ * duration of the call. It may start new requests; it must not free the
+ * client.
  */
 typedef void (*bhive_http_done_fn)(void *call_ud, const bhive_http_response *resp,
                                    const bhive_error *err);
@@ -80,7 +82,9 @@ typedef struct bhive_transport {
 	/* Make progress for at most timeout_ms, calling done callbacks. Returns
 	 * the number of requests still in flight, or -1 on a fatal error. */
 	int (*poll)(void *ud, long timeout_ms);
-	/* Release everything; in-flight requests are dropped without callbacks. */
+	/* Release everything; in-flight requests are dropped without callbacks.
+	 * The client calls it from bhive_client_free() (it owns ud from
+	 * bhive_client_new() on). May be NULL. */
 	void (*destroy)(void *ud);
 } bhive_transport;
 
@@ -111,10 +115,13 @@ typedef struct bhive_client_options {
 void bhive_client_options_init(bhive_client_options *opts);
 
 /*
- * Creates a client. Region and credentials are resolved here (credentials
- * lazily refreshed later). Returns NULL and fills err on failure: no region
- * (BHIVE_ERR_REGION), a malformed profile (BHIVE_ERR_CONFIG), etc.
- * Strings in opts are copied.
+ * Creates a client. Region, endpoint and retry settings are resolved here;
+ * credentials on the first call (then cached and refreshed before they
+ * expire), so a missing credential is BHIVE_ERR_CREDENTIALS from the call.
+ * Without a region, a configured endpoint URL (option, environment or
+ * profile) lets the client sign for us-east-1. Returns NULL and fills err
+ * on failure: no region (BHIVE_ERR_REGION), a malformed profile
+ * (BHIVE_ERR_CONFIG), etc. opts may be NULL. Strings in opts are copied.
  */
 bhive_client *bhive_client_new(const bhive_client_options *opts, bhive_error *err);
 
@@ -155,8 +162,10 @@ int bhive_converse_start(bhive_client *client, const char *model_id, const json_
 
 /*
  * Runs the loop: transfers, retries and timers, calling callbacks. Returns
- * when nothing is in flight or after timeout_ms (-1: no limit). Returns the
- * number of calls still in flight, or -1 on a fatal error.
+ * when no call is in flight and no timer is armed, or after timeout_ms (-1:
+ * no limit). Returns the number of calls still in flight, or -1 on a fatal
+ * transport error. Callbacks may start calls and add timers; they must not
+ * call bhive_client_run() or bhive_converse() on the same client.
  */
 int bhive_client_run(bhive_client *client, long timeout_ms);
 

@@ -259,8 +259,8 @@ bhive_result *bhive_hive_next_done(bhive_hive *hive, unsigned long *id, void **u
 /*
  * The blocking call: one conversation on a private engine over client. Returns
  * the result (free it), or NULL with err filled when the conversation failed;
- * with a result_out the failed result is handed over there instead (so the
- * histories and errors of each slot can be read), and NULL is still returned.
+ * then, when failed_out is not NULL, the failed result is handed over there
+ * (so the answers, histories and errors of each slot can still be read).
  */
 bhive_result *bhive_hive_converse(bhive_client *client, const bhive_config *cfg,
                                   const json_t *request, bhive_result **failed_out,

@@ -58,7 +58,7 @@ int bhive_arith_eval(const char *expr, long long *out, bhive_error *err);
  * a time limit stops runaway queries) and returns the result as text:
  *   "The query returned 2 rows:\nname | n\nada | 3\nbob | 1"
  * (at most max_rows rows, then "(N more rows)"), or the SQLite error:
- *   "The query failed: no such column: x"
+ *   "the query failed: no such column: x"
  * or "No SQL query was found in the answer.". *score is left alone unless
  * an expected query is set: then 1 when the answer's rows equal the
  * expected query's rows (as a multiset), else 0.

@@ -19,11 +19,11 @@
  *     second               continues it ("first\nsecond")
  *   # or ; at line start   a comment; inline only after whitespace
  */
+#include "aws/config.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "aws/config.h"
 
 /* Largest config file we accept; real ones are a few kilobytes. */
 #define CFG_MAX_FILE (4u << 20)
@@ -31,16 +31,17 @@
 enum cfg_kind { CFG_PROFILE, CFG_SERVICES, CFG_SSO, CFG_IGNORED };
 
 typedef struct cfg_entry {
-	unsigned char kind;  /* enum cfg_kind */
-	bool from_creds;     /* from the credentials file */
-	char *section;       /* profile, services or sso-session name */
-	char *key;           /* NULL: only marks that the section exists */
-	char *subkey;        /* nested sub-property, else NULL */
+	unsigned char kind; /* enum cfg_kind */
+	bool from_creds;    /* from the credentials file */
+	char *section;      /* profile, services or sso-session name */
+	char *key;          /* NULL: only marks that the section exists */
+	char *subkey;       /* nested sub-property, else NULL */
 	char *value;
 } cfg_entry;
 
 struct bh_aws_config {
 	char *profile;
+	bool profile_from_arg; /* named by the caller, not the environment */
 	cfg_entry *v;
 	size_t n, cap;
 };
@@ -48,15 +49,15 @@ struct bh_aws_config {
 /* Where the parser is inside one file. */
 typedef struct cfg_parse {
 	bh_aws_config *cfg;
-	const char *path;     /* for error messages */
-	bool creds;           /* parsing the credentials file */
+	const char *path; /* for error messages */
+	bool creds;       /* parsing the credentials file */
 	int line;
 	bool in_section;
 	unsigned char kind;
-	char *section;        /* borrowed from the last marker entry */
-	long parent;          /* index of the last property entry, -1 none */
-	bool parent_seen;     /* a property in this section (even ignored) */
-	bool parent_nested;   /* that property had an empty value */
+	char *section;      /* borrowed from the last marker entry */
+	long parent;        /* index of the last property entry, -1 none */
+	bool parent_seen;   /* a property in this section (even ignored) */
+	bool parent_nested; /* that property had an empty value */
 } cfg_parse;
 
 static void entry_release(cfg_entry *e)
@@ -275,8 +276,8 @@ static int parse_line(cfg_parse *p, char *line, bhive_error *err)
 
 /* Parses one file's text into c. Lines end at '\n' (a '\r' before it is
  * whitespace and trimmed); an embedded NUL ends the line early. */
-static int parse_text(bh_aws_config *c, const char *text, size_t len, const char *path,
-                      bool creds, bhive_error *err)
+static int parse_text(bh_aws_config *c, const char *text, size_t len, const char *path, bool creds,
+                      bhive_error *err)
 {
 	cfg_parse p = {.cfg = c, .path = path, .creds = creds, .parent = -1};
 	size_t pos = 0;
@@ -285,7 +286,8 @@ static int parse_text(bh_aws_config *c, const char *text, size_t len, const char
 		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		char *line = bh_strndup(text + pos, n);
 		if (!line)
-			return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory reading \"%s\"", path);
+			return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory reading \"%s\"",
+			                    path);
 		p.line++;
 		int rc = parse_line(&p, line, err);
 		bh_free(line);
@@ -318,8 +320,7 @@ static char *file_path(const char *env, const char *name)
 }
 
 /* Reads and parses one file; a file that does not exist counts as empty. */
-static int load_file(bh_aws_config *c, const char *path, bool creds, bool *found,
-                     bhive_error *err)
+static int load_file(bh_aws_config *c, const char *path, bool creds, bool *found, bhive_error *err)
 {
 	struct stat st;
 	*found = false;
@@ -373,9 +374,8 @@ static int check_profile(const bh_aws_config *c, bool explicit_, const char *cpa
 {
 	if (!explicit_ || bh_aws_config_has_profile(c, c->profile))
 		return 0;
-	return bh_error_set(err, BHIVE_ERR_CONFIG,
-	                    "profile \"%s\" not found in \"%s\" or \"%s\"", c->profile,
-	                    cpath ? cpath : "~/.aws/config",
+	return bh_error_set(err, BHIVE_ERR_CONFIG, "profile \"%s\" not found in \"%s\" or \"%s\"",
+	                    c->profile, cpath ? cpath : "~/.aws/config",
 	                    kpath ? kpath : "~/.aws/credentials");
 }
 
@@ -385,6 +385,7 @@ bh_aws_config *bh_aws_config_load(const char *profile, bhive_error *err)
 	bh_aws_config *c = config_new(profile, &explicit_, err);
 	if (!c)
 		return NULL;
+	c->profile_from_arg = profile && *profile;
 	char *cpath = file_path("AWS_CONFIG_FILE", "config");
 	char *kpath = file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	int rc = load_file(c, cpath, false, &found_c, err);
@@ -431,8 +432,8 @@ const char *bh_aws_config_profile(const bh_aws_config *c)
 
 /* Last match of (kind, section, key, subkey) in one file. Keys compare
  * without case, as botocore lowercases every key it reads. */
-static const char *find(const bh_aws_config *c, unsigned char kind, bool creds,
-                        const char *section, const char *key, const char *subkey)
+static const char *find(const bh_aws_config *c, unsigned char kind, bool creds, const char *section,
+                        const char *key, const char *subkey)
 {
 	const char *found = NULL;
 	for (size_t i = 0; i < c->n; i++) {
@@ -467,6 +468,11 @@ const char *bh_aws_config_get_sub(const bh_aws_config *c, const char *profile, c
 		return NULL;
 	const char *v = find(c, CFG_PROFILE, true, profile, key, subkey);
 	return v ? v : find(c, CFG_PROFILE, false, profile, key, subkey);
+}
+
+int bh_aws_config_profile_from_arg(const bh_aws_config *c)
+{
+	return c && c->profile_from_arg;
 }
 
 int bh_aws_config_has_profile(const bh_aws_config *c, const char *profile)

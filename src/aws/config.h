@@ -22,6 +22,9 @@ void bh_aws_config_free(bh_aws_config *c);
 
 /* The selected profile's name. */
 const char *bh_aws_config_profile(const bh_aws_config *c);
+/* 1 when the profile came from bh_aws_config_load's argument (--profile)
+ * rather than AWS_PROFILE / AWS_DEFAULT_PROFILE / the default. */
+int bh_aws_config_profile_from_arg(const bh_aws_config *c);
 
 /* A key of the selected profile (credentials file beats config file for the
  * same key). NULL if absent. */

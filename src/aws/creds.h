@@ -32,7 +32,8 @@ typedef struct bh_cred_options {
 	const char *secret_access_key;
 	const char *session_token;
 	const char *ca_file;
-	long connect_timeout_ms;       /* for the HTTP providers; 0 = 1000 (as SDKs for IMDS) */
+	long connect_timeout_ms;       /* HTTP providers; 0 = 1000 for metadata services, 10000 for STS */
+	long process_timeout_ms;       /* credential_process run limit; 0 = 60000 */
 } bh_cred_options;
 
 /* cfg is borrowed and must outlive the chain. */

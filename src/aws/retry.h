@@ -36,23 +36,54 @@ typedef struct bh_attempt_outcome {
 bool bh_retry_is_retryable(const bh_attempt_outcome *o);
 bool bh_retry_is_throttle(const bh_attempt_outcome *o);
 
-/* Adaptive mode: milliseconds to wait before sending (0 = now). now in seconds. */
+/*
+ * Adaptive mode: before every attempt (first and retries). 0 means a send
+ * token was taken: send now. A positive value is the milliseconds until a
+ * token will be there; nothing was taken, so call again after that long
+ * (botocore blocks in the same loop). Other modes always return 0. now is
+ * in seconds on any fixed clock (bh_now_s).
+ */
 double bh_retry_before_send(bh_retry *r, double now);
 
 /*
- * After attempt number `attempt` (1-based) ended: returns the delay in ms
- * before the next attempt, or -1 if it must not be retried (not retryable,
- * attempts exhausted, or the retry quota is empty). Updates the quota and
- * the adaptive rate limiter.
+ * Per-request retry state, embedded by the caller and zeroed before the
+ * first attempt: botocore keeps the retry quota a request took in that
+ * request's context, and gives exactly that back when it succeeds.
+ */
+typedef struct bh_retry_call {
+	int attempts;              /* attempts finished so far */
+	int last_cost;             /* quota taken for the latest retry, 0 = none */
+} bh_retry_call;
+
+/*
+ * After an attempt ended without success: the delay in ms before the next
+ * attempt, or -1 if it must not be retried (not retryable, attempts
+ * exhausted, or the retry quota is empty). Updates the quota (standard and
+ * adaptive), the adaptive rate limiter and *call. An outcome with a 2xx
+ * status is a success and is passed to bh_retry_call_success (returns -1).
+ * Call exactly one of the two per attempt.
+ */
+long bh_retry_call_failed(bh_retry *r, bh_retry_call *call, const bh_attempt_outcome *o,
+                          double now);
+
+/* After a successful attempt: refunds the quota (1 without retries, else
+ * the cost of the latest retry) and feeds the rate limiter. */
+void bh_retry_call_success(bh_retry *r, bh_retry_call *call, double now);
+
+/*
+ * The same without a per-request record: `attempt` (1-based) is the attempt
+ * that just ended. A success after retries refunds the usual retry cost (5),
+ * which differs from botocore only when the latest retry followed a timeout
+ * (cost 10); use the bh_retry_call functions to be exact.
  */
 long bh_retry_after_attempt(bh_retry *r, int attempt, const bh_attempt_outcome *o, double now);
-
-/* Call after a success: refunds quota, feeds the rate limiter. */
 void bh_retry_on_success(bh_retry *r, int attempt, double now);
 
 /* Introspection for tests and benchmarks. */
 int bh_retry_quota(const bh_retry *r);
-double bh_retry_fill_rate(const bh_retry *r);
+double bh_retry_fill_rate(const bh_retry *r);      /* adaptive token bucket, tokens/s */
+double bh_retry_measured_rate(const bh_retry *r);  /* adaptive: smoothed send rate */
+bool bh_retry_limiting(const bh_retry *r);         /* adaptive: throttled at least once */
 int bh_retry_max_attempts(const bh_retry *r);
 bhive_retry_mode bh_retry_mode(const bh_retry *r);
 

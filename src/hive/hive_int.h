@@ -42,6 +42,7 @@ typedef struct bh_slot {
 	char *feedback;       /* verifier feedback on the latest answer, or NULL */
 	int feedback_done;    /* the verifier ran on the latest answer */
 	double score;         /* verifier score of the latest answer, -1 unknown */
+	char *key;            /* the latest answer's vote key, for early stop */
 	int unchanged;        /* rounds in a row the answer stayed the same */
 	int native_schema;    /* this slot's model takes outputConfig.textFormat */
 	int failed;
@@ -78,6 +79,62 @@ struct bhive_result {
 	int cost_unknown;
 	double cost_usd;
 };
+
+/* ---- engine ------------------------------------------------------------ */
+
+typedef enum bh_conv_state {
+	BH_CONV_QUEUED = 0,   /* added, waiting for a place under the running limit */
+	BH_CONV_AUGMENT,      /* extra slots' models rephrase the prompt */
+	BH_CONV_ROUND,        /* every live slot's call of the current round in flight */
+	BH_CONV_AGGREGATE,    /* the aggregator's call in flight */
+	BH_CONV_DONE          /* result on the done queue */
+} bh_conv_state;
+
+struct bh_schema;
+
+typedef struct bh_conv {
+	struct bhive_hive *hive;
+	struct bh_conv *next;     /* in the queue, the running list or the done list */
+	unsigned long id;
+	void *user_data;
+	bhive_config *cfg;
+	json_t *base;             /* the caller's request without messages */
+	json_t *messages;         /* the caller's messages */
+	char *question;           /* text of the first user message */
+	bh_conv_state state;
+	int round;
+	int inflight;
+	int sending;              /* calls being started: hold state changes */
+	int fatal;                /* a verifier failed with verifier_fatal set */
+	int64_t start_ms;
+	bhive_result *res;
+	struct bh_schema *schema;
+} bh_conv;
+
+struct bhive_hive {
+	bhive_client *client;
+	int max_running;
+	int running;
+	int pending;              /* added and not finished */
+	int starting;             /* start_queued is on the stack */
+	unsigned long next_id;
+	bh_conv *queue_head, *queue_tail;
+	bh_conv *running_list;
+	bh_conv *done_head, *done_tail;
+	bhive_progress_fn progress;
+	void *progress_ud;
+};
+
+/* engine_conv.c */
+bh_conv *bh_conv_new(bhive_hive *hive, const bhive_config *cfg, const json_t *request,
+                     bhive_error *err);
+void bh_conv_free(bh_conv *c);
+void bh_conv_start(bh_conv *c);
+/* engine.c: a conversation has finished; its result is ready. */
+void bh_hive_finished(bhive_hive *hive, bh_conv *c);
+/* engine_finish.c: combines the slots' answers, parses structured output. */
+void bh_conv_combine(bh_conv *c);
+void bh_conv_structured(bh_conv *c);
 
 /* config.c */
 const char *bh_config_prompt(const bhive_config *cfg, bhive_prompt_kind kind);

@@ -27,7 +27,7 @@ typedef struct bh_schema bh_schema;
  * Compiles schema (an object or a boolean; a reference is kept, so do not
  * change it afterwards). A schema that is not valid itself (a wrong keyword
  * type, a bad regex, a dangling $ref) is BHIVE_ERR_SCHEMA naming the path
- * inside the schema: `schema at "$.properties.n": "minimum" is not a number`.
+ * inside the schema: `schema at "$.properties.n" is not valid: "minimum" is not a number`.
  */
 bh_schema *bh_schema_new(const json_t *schema, bhive_error *err);
 void bh_schema_free(bh_schema *s);           /* NULL ok */

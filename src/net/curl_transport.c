@@ -23,8 +23,11 @@ typedef struct bh_xfer {
 	void *call_ud;
 	char host[128];
 	char errbuf[CURL_ERROR_SIZE];
+	int64_t last_ms;              /* when the last byte arrived (or the send) */
+	long read_ms;
 	bool too_big;
 	bool nomem;
+	bool stalled;                 /* read timeout */
 } bh_xfer;
 
 struct bh_curl {
@@ -35,12 +38,15 @@ struct bh_curl {
 	char *ca_file;
 	size_t max_body;
 	long handles;
+	int64_t next_scan;            /* next look for stalled transfers */
+	long scan_ms;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	bh_xfer *x = ud;
 	size_t len = size * n;
+	x->last_ms = bh_now_ms();
 	if (x->body.len + len > x->owner->max_body) {
 		x->too_big = true;
 		return 0;
@@ -58,6 +64,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	bh_xfer *x = ud;
 	size_t len = size * n;
+	x->last_ms = bh_now_ms();
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		bh_buf_reset(&x->hdr);
 		return len;
@@ -144,7 +151,7 @@ static void xfer_put(bh_curl *c, bh_xfer *x)
 	bh_buf_reset(&x->body);
 	bh_buf_reset(&x->req_body);
 	bh_buf_reset(&x->hdr);
-	x->too_big = x->nomem = false;
+	x->too_big = x->nomem = x->stalled = false;
 	x->done = NULL;
 	x->next = c->free_list;
 	x->prev = NULL;
@@ -204,8 +211,10 @@ static void set_method(bh_xfer *x, const bhive_http_request *req)
 	                 bh_streq(req->method, "POST") || !req->method ? NULL : req->method);
 }
 
-/* Per-request options: everything that depends on req, timeouts included.
- * The read timeout is libcurl's low-speed check (under 1 byte/s for N s). */
+/* Per-request options: everything that depends on req. The read timeout is
+ * not libcurl's low-speed check, whose speed average still counts the
+ * upload for seconds: the poll loop looks for transfers with no byte for
+ * read_ms instead. */
 static int prepare(bh_xfer *x, const bhive_http_request *req)
 {
 	if (bh_buf_append(&x->req_body, req->body ? req->body : "", req->body_len))
@@ -216,12 +225,12 @@ static int prepare(bh_xfer *x, const bhive_http_request *req)
 	long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 60000;
 	long read_ms = req->read_timeout_ms > 0 ? req->read_timeout_ms : 300000;
 	x->errbuf[0] = '\0';
+	x->read_ms = read_ms;
+	x->last_ms = bh_now_ms();
 	url_host(req->url, x->host, sizeof(x->host));
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (read_ms + 999) / 1000);
 	/* Waiting for a connection to multiplex on only pays where HTTP/2 can
 	 * be negotiated, that is over TLS. */
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, bh_starts_with(req->url, "https:") ? 1L : 0L);
@@ -269,6 +278,9 @@ static int curl_send(void *ud, const bhive_http_request *req, bhive_http_done_fn
 	x->done = done;
 	x->call_ud = call_ud;
 	list_add(c, x);
+	long scan = x->read_ms / 10 < 10 ? 10 : x->read_ms / 10;
+	if (scan < c->scan_ms)
+		c->scan_ms = scan;
 	return 0;
 }
 
@@ -297,11 +309,14 @@ static void fail_error(bh_xfer *x, CURLcode rc, bhive_error *e)
 	const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 	if (x->too_big)
 		bh_error_set(e, BHIVE_ERR_PARSE,
-		             "response from \"%s\" is larger than the %zu MiB limit", x->host,
-		             x->owner->max_body >> 20);
+		             "response from \"%s\" is larger than the limit of %zu bytes", x->host,
+		             x->owner->max_body);
 	else if (x->nomem)
 		bh_error_set(e, BHIVE_ERR_NOMEM, "out of memory reading a response from \"%s\"",
 		             x->host);
+	else if (x->stalled)
+		bh_error_set(e, BHIVE_ERR_TIMEOUT, "request to \"%s\" timed out: no data for %ld ms",
+		             x->host, x->read_ms);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		bh_error_set(e, BHIVE_ERR_TIMEOUT, "request to \"%s\" timed out: %s", x->host, why);
 	else
@@ -319,7 +334,7 @@ static void finish(bh_curl *c, bh_xfer *x, CURLcode rc)
 	bhive_error e;
 	bhive_error_clear(&e);
 	bhive_http_response resp = { 0 };
-	if (rc == CURLE_OK && !x->too_big && !x->nomem) {
+	if (rc == CURLE_OK && !x->too_big && !x->nomem && !x->stalled) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 		resp.headers = header_array(x);
 		resp.body = x->body.data ? x->body.data : "";
@@ -327,7 +342,7 @@ static void finish(bh_curl *c, bh_xfer *x, CURLcode rc)
 		if (!resp.headers)
 			x->nomem = true;
 	}
-	if (rc != CURLE_OK || x->too_big || x->nomem) {
+	if (rc != CURLE_OK || x->too_big || x->nomem || x->stalled) {
 		fail_error(x, rc, &e);
 		x->done(x->call_ud, NULL, &e);
 	} else {
@@ -351,6 +366,27 @@ static int drain(bh_curl *c)
 	return done;
 }
 
+/* Ends transfers that received nothing for their read timeout. Looked for
+ * every scan_ms, not on every wake-up, so a busy loop does not pay for it. */
+static int reap_stalled(bh_curl *c, int64_t now)
+{
+	if (now < c->next_scan)
+		return 0;
+	c->next_scan = now + c->scan_ms;
+	int n = 0;
+	bh_xfer *x = c->active;
+	while (x) {
+		bh_xfer *next = x->next;
+		if (now - x->last_ms > x->read_ms) {
+			x->stalled = true;
+			finish(c, x, CURLE_OPERATION_TIMEDOUT);
+			n++;
+		}
+		x = next;
+	}
+	return n;
+}
+
 /* Runs transfers until one finishes or the time is up; a finished transfer
  * returns at once so the client can act on it (retry timers, callbacks). */
 static int curl_poll(void *ud, long timeout_ms)
@@ -361,11 +397,16 @@ static int curl_poll(void *ud, long timeout_ms)
 		int running;
 		if (curl_multi_perform(c->multi, &running) != CURLM_OK)
 			return -1;
-		if (drain(c) > 0 || c->inflight == 0)
+		int done = drain(c);
+		done += reap_stalled(c, bh_now_ms());
+		if (done > 0 || c->inflight == 0)
 			break;
-		int64_t wait = deadline - bh_now_ms();
-		if (wait <= 0)
+		int64_t now = bh_now_ms();
+		int64_t wait = (deadline < c->next_scan ? deadline : c->next_scan) - now;
+		if (deadline - now <= 0)
 			break;
+		if (wait < 1)
+			wait = 1;
 		if (curl_multi_poll(c->multi, NULL, 0, (int)(wait > 1000 ? 1000 : wait), NULL) !=
 		    CURLM_OK)
 			return -1;
@@ -406,6 +447,7 @@ int bh_http_transport_new(const bh_http_options *opts, bhive_transport *out, bhi
 		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory creating a transport");
 	}
 	c->max_body = opts && opts->max_body ? opts->max_body : BH_HTTP_MAX_BODY;
+	c->scan_ms = 1000;
 	if (opts && opts->ca_file && !(c->ca_file = bh_strdup(opts->ca_file))) {
 		curl_destroy(c);
 		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory creating a transport");

@@ -26,8 +26,9 @@ typedef struct bh_http_options {
 
 /*
  * Fills *out with a libcurl multi transport (out->destroy frees it).
- * Connect timeouts are honoured to the millisecond; the read timeout (no
- * byte received for that long) has a granularity of one second. A body
+ * Connect timeouts are libcurl's; the read timeout (no byte received for
+ * that long since the request was handed over or the last byte arrived)
+ * is checked by the poll loop every read_timeout/10 (10 ms to 1 s). A body
  * over max_body ends the request with BHIVE_ERR_PARSE; transport failures
  * are BHIVE_ERR_NETWORK or BHIVE_ERR_TIMEOUT naming the host.
  */

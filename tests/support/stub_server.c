@@ -7,21 +7,21 @@
  * the matching route answers. Recording happens before the answer is
  * queued, so once a client has its response the request is visible.
  */
+#include "stub_server.h"
+#include "util/util.h"
 #include <arpa/inet.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <microhttpd.h>
-#include "util/util.h"
-#include "stub_server.h"
 
 typedef struct stub_route {
 	char *method;
 	char *path;
-	bh_stub_reply r;   /* body and headers point at owned copies */
+	bh_stub_reply r; /* body and headers point at owned copies */
 	int used;
 } stub_route;
 
@@ -79,8 +79,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 }
 
 /* Copies what MHD knows about the request into a record. */
-static bh_stub_request *record_new(struct MHD_Connection *c, const char *method,
-                                   const char *url, stub_conn *sc)
+static bh_stub_request *record_new(struct MHD_Connection *c, const char *method, const char *url,
+                                   stub_conn *sc)
 {
 	bh_stub_request *q = bh_calloc(1, sizeof(*q));
 	if (!q)
@@ -108,8 +108,8 @@ static void record_add(bh_stub_server *s, bh_stub_request *q)
 
 /* First route for (method, path) with uses left; takes one use. Returns a
  * copy of the reply so the lock can be dropped while answering. */
-static bool route_take(bh_stub_server *s, const char *method, const char *path,
-                       bh_stub_reply *out, char **body, char **headers)
+static bool route_take(bh_stub_server *s, const char *method, const char *path, bh_stub_reply *out,
+                       char **body, char **headers)
 {
 	for (size_t i = 0; i < s->nroutes; i++) {
 		stub_route *r = &s->routes[i];
@@ -156,8 +156,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const bh_stub_reply *r, 
 		bh_free(headers);
 		return MHD_NO;
 	}
-	struct MHD_Response *resp = MHD_create_response_from_buffer(r->body_len, body,
-	                                                            MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(r->body_len, body, MHD_RESPMEM_MUST_COPY);
 	add_headers(resp, headers);
 	enum MHD_Result rc = MHD_queue_response(c, r->status ? (unsigned)r->status : 200, resp);
 	MHD_destroy_response(resp);
@@ -167,8 +167,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const bh_stub_reply *r, 
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_size, void **con_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_size, void **con_cls)
 {
 	bh_stub_server *s = cls;
 	stub_conn *sc = *con_cls;
@@ -215,12 +215,12 @@ bh_stub_server *bh_stub_start(void)
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-	                        0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &addr,
+	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+	                        NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &addr,
 	                        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	const union MHD_DaemonInfo *info =
-		s->d ? MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+	    s->d ? MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
 	if (!info) {
 		bh_stub_free(s);
 		return NULL;
@@ -257,13 +257,18 @@ void bh_stub_free(bh_stub_server *s)
 	bh_free(s);
 }
 
-int bh_stub_port(const bh_stub_server *s) { return s->port; }
+int bh_stub_port(const bh_stub_server *s)
+{
+	return s->port;
+}
 
-const char *bh_stub_url(const bh_stub_server *s) { return s->url; }
+const char *bh_stub_url(const bh_stub_server *s)
+{
+	return s->url;
+}
 
 /* Copies the reply's strings so callers may pass literals or temporaries. */
-static int route_init(stub_route *rt, const char *method, const char *path,
-                      const bh_stub_reply *r)
+static int route_init(stub_route *rt, const char *method, const char *path, const bh_stub_reply *r)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->r = *r;

@@ -32,13 +32,13 @@
 typedef struct bh_stub_server bh_stub_server;
 
 typedef struct bh_stub_reply {
-	int status;            /* HTTP status; 0 = 200 */
-	const char *body;      /* copied; NULL = empty */
-	size_t body_len;       /* 0 = strlen(body) */
-	const char *headers;   /* "Name: value\n" lines, copied; may be NULL */
-	int delay_ms;          /* wait before answering */
-	int times;             /* answers this many requests, then is skipped; 0 = always */
-	bool hang_up;          /* close the connection without any answer */
+	int status;          /* HTTP status; 0 = 200 */
+	const char *body;    /* copied; NULL = empty */
+	size_t body_len;     /* 0 = strlen(body) */
+	const char *headers; /* "Name: value\n" lines, copied; may be NULL */
+	int delay_ms;        /* wait before answering */
+	int times;           /* answers this many requests, then is skipped; 0 = always */
+	bool hang_up;        /* close the connection without any answer */
 } bh_stub_reply;
 
 typedef struct bh_stub_header {
@@ -49,9 +49,9 @@ typedef struct bh_stub_header {
 typedef struct bh_stub_request {
 	char *method;
 	char *path;
-	bh_stub_header *headers;  /* in arrival order */
+	bh_stub_header *headers; /* in arrival order */
 	size_t num_headers;
-	char *body;               /* NUL-terminated, may contain NULs before body_len */
+	char *body; /* NUL-terminated, may contain NULs before body_len */
 	size_t body_len;
 } bh_stub_request;
 

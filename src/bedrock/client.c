@@ -1,0 +1,710 @@
+/*
+ * client.c - bhive_client: settings resolved once, then every call goes
+ * start -> [adaptive wait] -> sign -> send -> classify -> [retry timer] ->
+ * callback, on one loop that polls the transport up to the next timer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "aws/config.h"
+#include "aws/creds.h"
+#include "aws/endpoint.h"
+#include "aws/retry.h"
+#include "aws/sigv4.h"
+#include "bedrock/timers.h"
+#include "bedrock/wire.h"
+#include "bhive/version.h"
+#include "net/http.h"
+
+#define BH_USER_AGENT "User-Agent: bhive/" BHIVE_VERSION_STRING
+/* Credentials are refreshed this long before they expire. */
+#define BH_CREDS_MARGIN_S 300
+/* Headers of one attempt: host, content-type, accept, user-agent,
+ * x-amz-date, x-amz-security-token, authorization, NULL. */
+#define BH_MAX_HEADERS 8
+
+typedef struct bh_call bh_call;
+
+struct bhive_client {
+	bhive_transport tp;
+	bh_aws_config *cfg;
+	bh_cred_chain *chain;      /* NULL with a bearer token */
+	bh_credentials creds;      /* cached; refreshed near expiry */
+	bool have_creds;
+	char *bearer;
+	char *region;
+	char *endpoint;            /* as resolved */
+	char *base_url;            /* endpoint without a trailing '/' */
+	char *host;                /* Host header value */
+	bh_retry *retry;
+	bh_sigv4_result sig;       /* reused: signing then allocates nothing */
+	long connect_ms, read_ms;
+	bh_timers timers;
+	bh_call *calls;            /* started, not completed */
+	int pending;
+	int in_transport;          /* attempts handed to the transport */
+};
+
+struct bh_call {
+	bhive_client *cl;
+	bh_call *next, *prev;
+	char *model_id;
+	char *url;
+	size_t path_off;           /* where the path starts in url */
+	char *body;                /* jansson-allocated */
+	size_t body_len;
+	char payload_hash[65];     /* the body does not change across retries */
+	bhive_converse_fn cb;
+	void *ud;
+	int attempt;               /* attempts sent so far */
+	int64_t start_ms, attempt_ms;
+	unsigned long timer;
+	bhive_call_info info;
+};
+
+void bhive_client_options_init(bhive_client_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->use_fips = -1;
+	opts->use_dualstack = -1;
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+static void call_free(bh_call *c)
+{
+	if (!c)
+		return;
+	bh_free(c->model_id);
+	bh_free(c->url);
+	free(c->body);
+	bh_free(c);
+}
+
+static void call_link(bhive_client *cl, bh_call *c)
+{
+	c->prev = NULL;
+	c->next = cl->calls;
+	if (cl->calls)
+		cl->calls->prev = c;
+	cl->calls = c;
+	cl->pending++;
+}
+
+static void call_unlink(bhive_client *cl, bh_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		cl->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	cl->pending--;
+	if (c->timer)
+		bh_timers_cancel(&cl->timers, c->timer);
+	c->timer = 0;
+}
+
+/* Drops a call without its callback: its start failed, or the loop or the
+ * client went away under it. */
+static void call_drop(bhive_client *cl, bh_call *c)
+{
+	call_unlink(cl, c);
+	call_free(c);
+}
+
+static bh_call *call_new(bhive_client *cl, const char *model_id, const json_t *request,
+                         bhive_error *err)
+{
+	bh_call *c = bh_calloc(1, sizeof(*c));
+	if (!c) {
+		bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory starting a call");
+		return NULL;
+	}
+	c->cl = cl;
+	c->model_id = bh_strdup(model_id);
+	bh_buf url;
+	bh_buf_init(&url, 0);
+	int rc = bh_buf_puts(&url, cl->base_url);
+	c->path_off = url.len;
+	if (rc || bh_converse_path(&url, model_id) || !c->model_id) {
+		bh_buf_release(&url);
+		call_free(c);
+		bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory starting a call");
+		return NULL;
+	}
+	c->url = bh_buf_steal(&url);
+	c->body = bh_converse_body(request, &c->body_len, err);
+	if (!c->body) {
+		call_free(c);
+		return NULL;
+	}
+	bh_sha256_hex(c->body, c->body_len, c->payload_hash);
+	return c;
+}
+
+/* ---- credentials and headers -------------------------------------------- */
+
+/* The chain caches too, but asking it copies three strings per call; the
+ * client keeps its own copy until it is about to expire. */
+static int current_creds(bhive_client *cl, bhive_error *err)
+{
+	int64_t now = bh_wall_time();
+	if (cl->have_creds &&
+	    (cl->creds.expiration == 0 || cl->creds.expiration - now > BH_CREDS_MARGIN_S))
+		return 0;
+	bh_credentials fresh;
+	memset(&fresh, 0, sizeof(fresh));
+	int rc = bh_cred_chain_get(cl->chain, &fresh, err);
+	if (rc)
+		return rc;
+	bh_credentials_release(&cl->creds);
+	cl->creds = fresh;
+	cl->have_creds = true;
+	return 0;
+}
+
+typedef struct bh_headers {
+	bh_buf buf;                /* "Name: value" strings, NUL-separated */
+	size_t off[BH_MAX_HEADERS];
+	size_t n;
+	const char *list[BH_MAX_HEADERS];
+} bh_headers;
+
+static int header_add(bh_headers *h, const char *fmt, const char *value)
+{
+	h->off[h->n++] = h->buf.len;
+	if (bh_buf_printf(&h->buf, fmt, value) || bh_buf_putc(&h->buf, '\0'))
+		return BHIVE_ERR_NOMEM;
+	return 0;
+}
+
+/* Pointers are taken only once the buffer stops growing. */
+static const char *const *header_list(bh_headers *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		h->list[i] = h->buf.data + h->off[i];
+	h->list[h->n] = NULL;
+	return h->list;
+}
+
+static int sign(bh_call *c, bh_headers *h, int64_t now, bhive_error *err)
+{
+	bhive_client *cl = c->cl;
+	/* The signer adds x-amz-date and x-amz-security-token itself, from
+	 * the same time and token as the headers sent. */
+	bh_sigv4_header sh[2] = {
+		{ "host", cl->host },
+		{ "content-type", "application/json" },
+	};
+	bh_sigv4_request req = { .method = "POST", .path = c->url + c->path_off,
+		                 .headers = sh, .num_headers = 2,
+		                 .body = c->body, .body_len = c->body_len,
+		                 .payload_hash = c->payload_hash };
+	bh_sigv4_params p = { .access_key_id = cl->creds.access_key_id,
+		              .secret_access_key = cl->creds.secret_access_key,
+		              .session_token = cl->creds.session_token,
+		              .region = cl->region, .service = "bedrock", .time = now,
+		              .double_encode_path = true, .normalize_path = true };
+	int rc = bh_sigv4_sign(&req, &p, &cl->sig, err);
+	if (rc == 0 && cl->creds.session_token && *cl->creds.session_token)
+		rc = header_add(h, "X-Amz-Security-Token: %s", cl->creds.session_token);
+	if (rc == 0)
+		rc = header_add(h, "Authorization: %s", cl->sig.authorization.data);
+	return rc;
+}
+
+static int build_headers(bh_call *c, bh_headers *h, bhive_error *err)
+{
+	bhive_client *cl = c->cl;
+	int64_t now = bh_wall_time();
+	char date[17];
+	bh_amz_date(now, date);
+	int rc = header_add(h, "Host: %s", cl->host);
+	rc = rc ? rc : header_add(h, "%s", "Content-Type: application/json");
+	rc = rc ? rc : header_add(h, "%s", "Accept: application/json");
+	rc = rc ? rc : header_add(h, "%s", BH_USER_AGENT);
+	rc = rc ? rc : header_add(h, "X-Amz-Date: %s", date);
+	if (rc)
+		return bh_error_set(err, rc, "out of memory building request headers");
+	if (cl->bearer)
+		rc = header_add(h, "Authorization: Bearer %s", cl->bearer);
+	else if ((rc = current_creds(cl, err)) == 0)
+		rc = sign(c, h, now, err);
+	if (rc)
+		return bh_error_set(err, rc, "cannot sign a request to model \"%s\"", c->model_id);
+	return 0;
+}
+
+/* ---- attempts ----------------------------------------------------------- */
+
+static void on_http_done(void *ud, const bhive_http_response *resp, const bhive_error *terr);
+
+static int send_attempt(bh_call *c, bhive_error *err)
+{
+	bhive_client *cl = c->cl;
+	bh_headers h;
+	memset(&h, 0, sizeof(h));
+	bh_buf_init(&h.buf, 0);
+	int rc = build_headers(c, &h, err);
+	if (rc == 0) {
+		bhive_http_request req = { .method = "POST", .url = c->url,
+			                   .headers = header_list(&h), .body = c->body,
+			                   .body_len = c->body_len,
+			                   .connect_timeout_ms = cl->connect_ms,
+			                   .read_timeout_ms = cl->read_ms };
+		/* Counted before sending: a transport may finish (and free the
+		 * call) from inside send. */
+		c->attempt_ms = bh_now_ms();
+		c->attempt++;
+		cl->in_transport++;
+		rc = cl->tp.send(cl->tp.ud, &req, on_http_done, c, err);
+		if (rc) {
+			c->attempt--;
+			cl->in_transport--;
+		}
+	}
+	bh_buf_release(&h.buf);
+	return rc;
+}
+
+static void complete(bh_call *c, json_t *resp, bhive_error *err)
+{
+	bhive_client *cl = c->cl;
+	call_unlink(cl, c);
+	c->info.attempts = c->attempt;
+	c->info.wall_ms = (double)(bh_now_ms() - c->start_ms);
+	if (err && !err->request_id[0])
+		bh_strlcpy(err->request_id, c->info.request_id, sizeof(err->request_id));
+	if (err && !err->source[0])
+		bh_strlcpy(err->source, c->model_id, sizeof(err->source));
+	c->cb(c->ud, resp, resp ? NULL : err, &c->info);
+	json_decref(resp);
+	call_free(c);
+}
+
+static void arm(bh_call *c, long delay_ms);
+
+/* A retry (or an adaptive-mode wait) is due: adaptive mode may still ask
+ * for more time, since its rate limiter is shared by every call. */
+static void attempt_due(void *ud)
+{
+	bh_call *c = ud;
+	c->timer = 0;
+	double wait = bh_retry_before_send(c->cl->retry, bh_now_s());
+	if (wait > 0) {
+		arm(c, (long)(wait + 0.999));
+		return;
+	}
+	bhive_error e;
+	bhive_error_clear(&e);
+	if (send_attempt(c, &e))
+		complete(c, NULL, &e);
+}
+
+static void arm(bh_call *c, long delay_ms)
+{
+	c->timer = bh_timers_add(&c->cl->timers, bh_now_ms() + delay_ms, attempt_due, c);
+	if (!c->timer) {
+		bhive_error e;
+		bhive_error_clear(&e);
+		bh_error_set(&e, BHIVE_ERR_NOMEM, "out of memory scheduling a retry");
+		complete(c, NULL, &e);
+	}
+}
+
+static void note_response(bh_call *c, const bhive_http_response *resp)
+{
+	size_t n = 0;
+	const char *id = bh_http_header(resp->headers, "x-amzn-RequestId", &n);
+	c->info.http_status = resp->status;
+	if (n >= sizeof(c->info.request_id))
+		n = sizeof(c->info.request_id) - 1;
+	memcpy(c->info.request_id, id ? id : "", id ? n : 0);
+	c->info.request_id[id ? n : 0] = '\0';
+}
+
+/* What the retry strategy needs to know about an attempt that failed. */
+static bh_attempt_outcome outcome_of(const bhive_http_response *resp, const bhive_error *e)
+{
+	bh_attempt_outcome o = { 0 };
+	if (resp) {
+		o.http_status = resp->status;
+		o.error_type = e->error_type[0] ? e->error_type : NULL;
+	} else {
+		o.transport_error = e->code == BHIVE_ERR_NETWORK;
+		o.timeout = e->code == BHIVE_ERR_TIMEOUT;
+	}
+	return o;
+}
+
+static void on_http_done(void *ud, const bhive_http_response *resp, const bhive_error *terr)
+{
+	bh_call *c = ud;
+	bhive_client *cl = c->cl;
+	cl->in_transport--;
+	bhive_error e;
+	bhive_error_clear(&e);
+	json_t *out = NULL;
+	if (resp) {
+		note_response(c, resp);
+		out = bh_converse_parse(c->model_id, resp, &e);
+	} else {
+		bh_error_copy(&e, terr);
+	}
+	BH_DEBUG("converse model \"%s\" attempt %d status %ld in %lld ms request id \"%s\"%s%s",
+	         c->model_id, c->attempt, resp ? resp->status : 0L,
+	         (long long)(bh_now_ms() - c->attempt_ms), c->info.request_id,
+	         e.code ? ": " : "", e.message);
+	if (out) {
+		bh_retry_on_success(cl->retry, c->attempt, bh_now_s());
+		complete(c, out, NULL);
+		return;
+	}
+	bh_attempt_outcome o = outcome_of(resp, &e);
+	int fam = bhive_code_family(e.code);
+	bool final = fam == BHIVE_ERR_PARSE || fam == BHIVE_ERR_NOMEM;
+	long delay = final ? -1 : bh_retry_after_attempt(cl->retry, c->attempt, &o, bh_now_s());
+	if (delay < 0)
+		complete(c, NULL, &e);
+	else
+		arm(c, delay);
+}
+
+/* ---- starting calls ---------------------------------------------------- */
+
+static bh_call *start_call(bhive_client *cl, const char *model_id, const json_t *request,
+                           bhive_converse_fn cb, void *ud, bhive_error *err)
+{
+	if (!cl || !model_id || !*model_id || !cb) {
+		bh_error_set(err, BHIVE_ERR_INVALID, "converse needs a client, a model id and a callback");
+		return NULL;
+	}
+	bh_call *c = call_new(cl, model_id, request, err);
+	if (!c)
+		return NULL;
+	c->cb = cb;
+	c->ud = ud;
+	c->start_ms = bh_now_ms();
+	call_link(cl, c);
+	double wait = bh_retry_before_send(cl->retry, bh_now_s());
+	int rc = 0;
+	if (wait > 0) {
+		c->timer = bh_timers_add(&cl->timers, c->start_ms + (long)(wait + 0.999),
+		                         attempt_due, c);
+		if (!c->timer)
+			rc = bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory starting a call");
+	} else {
+		rc = send_attempt(c, err);
+	}
+	if (rc) {
+		call_drop(cl, c);
+		return NULL;
+	}
+	return c;
+}
+
+int bhive_converse_start(bhive_client *client, const char *model_id, const json_t *request,
+                         bhive_converse_fn cb, void *ud, bhive_error *err)
+{
+	bhive_error_clear(err);
+	if (start_call(client, model_id, request, cb, ud, err))
+		return 0;
+	return err && err->code ? err->code : BHIVE_ERR_INVALID;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void fire_timers(bhive_client *cl)
+{
+	bh_timer t;
+	while (bh_timers_pop_due(&cl->timers, bh_now_ms(), &t))
+		t.fn(t.ud);
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Waits for whichever comes first: a transfer finishing, the next timer,
+ * the deadline. Returns -1 on a fatal transport error. */
+static int wait_once(bhive_client *cl, int64_t deadline)
+{
+	int64_t now = bh_now_ms();
+	int64_t wait = deadline - now;
+	int64_t next = bh_timers_next(&cl->timers);
+	if (next >= 0 && next - now < wait)
+		wait = next - now > 0 ? next - now : 0;
+	if (cl->in_transport > 0)
+		return cl->tp.poll(cl->tp.ud, (long)wait) < 0 ? -1 : 0;
+	if (next >= 0) {
+		sleep_ms(wait);
+		return 0;
+	}
+	return 1;
+}
+
+static int run_until(bhive_client *cl, const bool *done, long timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX / 2 : bh_now_ms() + timeout_ms;
+	for (;;) {
+		fire_timers(cl);
+		if (done ? *done : (cl->pending == 0 && cl->timers.len == 0))
+			break;
+		if (bh_now_ms() >= deadline)
+			break;
+		int rc = wait_once(cl, deadline);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			break;
+	}
+	return cl->pending;
+}
+
+int bhive_client_run(bhive_client *client, long timeout_ms)
+{
+	if (!client)
+		return -1;
+	return run_until(client, NULL, timeout_ms);
+}
+
+int bhive_client_pending(const bhive_client *client)
+{
+	return client ? client->pending : 0;
+}
+
+unsigned long bhive_client_add_timer(bhive_client *client, long delay_ms, bhive_timer_fn cb,
+                                     void *ud)
+{
+	if (!client || !cb)
+		return 0;
+	return bh_timers_add(&client->timers, bh_now_ms() + (delay_ms > 0 ? delay_ms : 0), cb,
+	                     ud);
+}
+
+void bhive_client_cancel_timer(bhive_client *client, unsigned long id)
+{
+	if (client)
+		bh_timers_cancel(&client->timers, id);
+}
+
+/* ---- the blocking call ---------------------------------------------------- */
+
+typedef struct bh_sync {
+	bool done;
+	json_t *resp;
+	bhive_error err;
+	bhive_call_info info;
+} bh_sync;
+
+static void sync_done(void *ud, json_t *resp, const bhive_error *err, const bhive_call_info *info)
+{
+	bh_sync *s = ud;
+	s->done = true;
+	s->resp = json_incref(resp);
+	if (err)
+		s->err = *err;
+	s->info = *info;
+}
+
+json_t *bhive_converse(bhive_client *client, const char *model_id, const json_t *request,
+                       bhive_call_info *info, bhive_error *err)
+{
+	bhive_error_clear(err);
+	bh_sync s;
+	memset(&s, 0, sizeof(s));
+	if (info)
+		memset(info, 0, sizeof(*info));
+	bh_call *c = start_call(client, model_id, request, sync_done, &s, err);
+	if (!c)
+		return NULL;
+	if (run_until(client, &s.done, -1) < 0 && !s.done) {
+		call_drop(client, c);
+		bh_error_set(err, BHIVE_ERR_NETWORK, "transport failed while calling model \"%s\"",
+		             model_id);
+		return NULL;
+	}
+	if (info)
+		*info = s.info;
+	if (!s.resp)
+		bh_error_copy(err, &s.err);
+	return s.resp;
+}
+
+/* ---- creating and freeing ------------------------------------------------ */
+
+const char *bhive_client_region(const bhive_client *client)
+{
+	return client ? client->region : NULL;
+}
+
+const char *bhive_client_endpoint(const bhive_client *client)
+{
+	return client ? client->endpoint : NULL;
+}
+
+void bhive_client_free(bhive_client *client)
+{
+	if (!client)
+		return;
+	if (client->tp.destroy)
+		client->tp.destroy(client->tp.ud);
+	while (client->calls)
+		call_drop(client, client->calls);
+	bh_timers_release(&client->timers);
+	bh_sigv4_result_release(&client->sig);
+	bh_retry_free(client->retry);
+	bh_cred_chain_free(client->chain);
+	bh_credentials_release(&client->creds);
+	bh_aws_config_free(client->cfg);
+	bh_free(client->bearer);
+	bh_free(client->region);
+	bh_free(client->endpoint);
+	bh_free(client->base_url);
+	bh_free(client->host);
+	bh_free(client);
+}
+
+/* With no region, a configured endpoint still lets the client sign: for
+ * us-east-1, as a local endpoint does not care. Otherwise the region error
+ * stands, as botocore's NoRegionError. */
+static int resolve_region(bhive_client *cl, const bhive_client_options *o, bhive_error *err)
+{
+	bhive_error e;
+	bhive_error_clear(&e);
+	cl->region = bh_resolve_region(o->region, cl->cfg, &e);
+	if (cl->region)
+		return 0;
+	bhive_error e2;
+	bhive_error_clear(&e2);
+	char *url = bh_resolve_endpoint(o->endpoint_url, NULL, o->use_fips, o->use_dualstack,
+	                                cl->cfg, &e2);
+	if (!url) {
+		bh_error_copy(err, &e);
+		return e.code ? e.code : BHIVE_ERR_REGION;
+	}
+	bh_free(url);
+	BH_DEBUG("no region configured; signing for us-east-1 with a configured endpoint");
+	cl->region = bh_strdup("us-east-1");
+	return cl->region ? 0 : bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
+}
+
+/* The Host header is the URL's authority without user info and without the
+ * scheme's default port, as the SDKs send it (and sign it). */
+static int split_endpoint(bhive_client *cl, bhive_error *err)
+{
+	const char *ep = cl->endpoint;
+	const char *p = strstr(ep, "://");
+	if (!p || !p[3])
+		return bh_error_set(err, BHIVE_ERR_INVALID, "endpoint \"%s\" is not a URL", ep);
+	bool https = strncasecmp(ep, "https", 5) == 0;
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
+	cl->host = bh_strndup(p, n);
+	size_t el = strlen(ep);
+	while (el && ep[el - 1] == '/')
+		el--;
+	cl->base_url = bh_strndup(ep, el);
+	if (!cl->host || !cl->base_url)
+		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
+	const char *def = https ? ":443" : ":80";
+	if (bh_ends_with(cl->host, def))
+		cl->host[strlen(cl->host) - strlen(def)] = '\0';
+	return 0;
+}
+
+static int setup_auth(bhive_client *cl, const bhive_client_options *o, bhive_error *err)
+{
+	const char *bearer = o->bearer_token ? o->bearer_token
+	                                     : bh_getenv("AWS_BEARER_TOKEN_BEDROCK");
+	if (bearer) {
+		BH_DEBUG("using a Bedrock API key (bearer token); the credential chain is not used");
+		cl->bearer = bh_strdup(bearer);
+		return cl->bearer ? 0 : bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
+	}
+	bh_cred_options co = { .access_key_id = o->access_key_id,
+		               .secret_access_key = o->secret_access_key,
+		               .session_token = o->session_token,
+		               .ca_file = o->ca_file };
+	cl->chain = bh_cred_chain_new(cl->cfg, &co, err);
+	return cl->chain ? 0 : (err && err->code ? err->code : BHIVE_ERR_CREDENTIALS);
+}
+
+static int setup_retry(bhive_client *cl, const bhive_client_options *o, bhive_error *err)
+{
+	bhive_retry_mode mode;
+	int attempts;
+	int rc = bh_retry_settings(o->retry_mode, o->max_attempts, cl->cfg, &mode, &attempts, err);
+	if (rc)
+		return rc;
+	uint64_t seed = (uint64_t)bh_now_ms() ^ (uint64_t)(uintptr_t)cl;
+	cl->retry = bh_retry_new(mode, attempts, seed);
+	return cl->retry ? 0 : bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
+}
+
+static int setup_transport(bhive_client *cl, const bhive_client_options *o, bhive_error *err)
+{
+	if (o->transport) {
+		if (!o->transport->send || !o->transport->poll)
+			return bh_error_set(err, BHIVE_ERR_INVALID,
+			                    "transport without send or poll function");
+		cl->tp = *o->transport;
+		return 0;
+	}
+	bh_http_options ho = { .ca_file = o->ca_file,
+		               .max_host_connections = o->max_connections };
+	return bh_http_transport_new(&ho, &cl->tp, err);
+}
+
+static int setup(bhive_client *cl, const bhive_client_options *o, bhive_error *err)
+{
+	if (!(cl->cfg = bh_aws_config_load(o->profile, err)))
+		return err && err->code ? err->code : BHIVE_ERR_CONFIG;
+	int rc = resolve_region(cl, o, err);
+	if (rc)
+		return rc;
+	cl->endpoint = bh_resolve_endpoint(o->endpoint_url, cl->region, o->use_fips,
+	                                   o->use_dualstack, cl->cfg, err);
+	if (!cl->endpoint)
+		return err && err->code ? err->code : BHIVE_ERR_INVALID;
+	if ((rc = split_endpoint(cl, err)) || (rc = setup_auth(cl, o, err)) ||
+	    (rc = setup_retry(cl, o, err)))
+		return rc;
+	return setup_transport(cl, o, err);
+}
+
+bhive_client *bhive_client_new(const bhive_client_options *opts, bhive_error *err)
+{
+	bhive_error_clear(err);
+	bhive_client_options defaults;
+	if (!opts) {
+		bhive_client_options_init(&defaults);
+		opts = &defaults;
+	}
+	bhive_client *cl = bh_calloc(1, sizeof(*cl));
+	if (!cl) {
+		bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory creating a client");
+		return NULL;
+	}
+	bh_timers_init(&cl->timers);
+	bh_sigv4_result_init(&cl->sig);
+	cl->connect_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 60000;
+	cl->read_ms = opts->read_timeout_ms > 0 ? opts->read_timeout_ms : 300000;
+	if (setup(cl, opts, err)) {
+		bhive_client_free(cl);
+		return NULL;
+	}
+	BH_DEBUG("client region \"%s\" endpoint \"%s\"", cl->region, cl->endpoint);
+	return cl;
+}
