@@ -10,7 +10,9 @@
  *       body unsigned with fixed headers and parses the response.
  * Each is measured `rounds` times, alternating, and the best round counts.
  *
- *   bench_client_cpu [--calls N] [--inflight K] [--rounds R]
+ *   bench_client_cpu [--calls N] [--inflight K] [--rounds R] [--only bhive|bare]
+ *
+ * --only runs one side (for profilers such as perf or strace -c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -259,6 +261,14 @@ static long arg_long(int argc, char **argv, const char *name, long def)
 	return def;
 }
 
+static const char *arg_str(int argc, char **argv, const char *name)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
 static bhive_client *make_client(const char *url)
 {
 	bhive_client_options o;
@@ -301,12 +311,16 @@ int main(int argc, char **argv)
 		kill(pid, SIGTERM);
 		return 1;
 	}
-	run_bhive(c, 1000, inflight); /* warm: connections, credentials, pools */
-	run_bare(url, 1000, inflight);
+	const char *only = arg_str(argc, argv, "--only");
+	bool do_a = !only || strcmp(only, "bhive") == 0, do_b = !only || strcmp(only, "bare") == 0;
+	if (do_a)
+		run_bhive(c, 1000, inflight); /* warm: connections, credentials, pools */
+	if (do_b)
+		run_bare(url, 1000, inflight);
 	result best_a = { 1e300, 0, 0 }, best_b = { 1e300, 0, 0 };
 	for (int i = 0; i < rounds; i++) {
-		result b = run_bare(url, calls, inflight);
-		result a = run_bhive(c, calls, inflight);
+		result b = do_b ? run_bare(url, calls, inflight) : best_b;
+		result a = do_a ? run_bhive(c, calls, inflight) : best_a;
 		if (b.cpu_us < best_b.cpu_us)
 			best_b = b;
 		if (a.cpu_us < best_a.cpu_us)

@@ -160,14 +160,13 @@ static int parse_and_validate(converse *c, const char *op)
 
 /* ---- the model's answer ------------------------------------------------ */
 
+/* The run's seed per model, the same for every request: the reasoner hashes
+ * the request's texts itself and keys per-question state (which slips a
+ * model is blind to, kept from round to round) on this seed, so a
+ * per-request seed would break the calibrated reflection curves. */
 static uint64_t request_seed(const converse *c)
 {
-	char *canon = json_dumps(c->req, JSON_COMPACT | JSON_SORT_KEYS);
-	uint64_t h = bh_hash64(c->model->id, strlen(c->model->id), c->s->opt.seed);
-	if (canon)
-		h = bh_hash64(canon, strlen(canon), h);
-	free(canon);
-	return h;
+	return bh_hash64(c->model->id, strlen(c->model->id), c->s->opt.seed);
 }
 
 static int ask_reasoner(converse *c, answer *a)

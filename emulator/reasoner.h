@@ -27,7 +27,15 @@ typedef struct emu_reply {
 	char *reasoning;         /* reasoningContent text when a reasoning budget was asked, else NULL */
 } emu_reply;
 
-/* Fills out from request (the Converse request body) or returns a bhive_code. */
+/*
+ * Fills out from request (the Converse request body) or returns a bhive_code.
+ * seed is the run's seed for this model, the same for every request (the
+ * server hashes its --seed with the model id): the reply's randomness comes
+ * from (seed, skill, the request's message texts), and what a model is
+ * blind to on a question is keyed on (seed, skill, question) so that it
+ * stays the same from round to round. A per-request seed would break the
+ * calibrated reflection curves (docs/SIMULATION.md).
+ */
 int emu_reasoner_reply(const emu_reasoner_params *p, const json_t *request, uint64_t seed,
                        emu_reply *out, bhive_error *err);
 void emu_reply_release(emu_reply *r);

@@ -262,14 +262,15 @@ static bool calc_accept(const char *text, const calc *e)
 	return e->ok && e->ops > 0 && (!*rest || asks_question(text));
 }
 
-bool emu_simple_answer(const char *text, emu_answer *out)
+/* A calculation asked on the first line of text (at most 200 characters). */
+static bool simple_calc(const char *line, emu_answer *out, bool tags)
 {
-	const char *start = calc_start(text);
-	if (!start || strlen(text) > 200)
+	const char *start = calc_start(line);
+	if (!start)
 		return false;
 	calc e = {.s = start, .ok = true};
 	double v = calc_sum(&e, 0);
-	if (!calc_accept(text, &e))
+	if (!calc_accept(line, &e))
 		return false;
 	const char *end = e.s;
 	while (end > start && end[-1] == ' ')
@@ -281,9 +282,20 @@ bool emu_simple_answer(const char *text, emu_answer *out)
 	}
 	format_number(v, out->value, sizeof(out->value));
 	bh_buf_printf(&out->final, "%.*s = %s.", (int)(end - start), start, out->value);
-	if (strstr(text, "<answer>"))
+	if (tags)
 		bh_buf_printf(&out->final, "\n\n<answer>%s</answer>", out->value);
 	return true;
+}
+
+bool emu_simple_answer(const char *text, emu_answer *out)
+{
+	size_t n = strcspn(text, "\n");
+	if (n > 200)
+		return false;
+	char *line = bh_strndup(text, n);
+	bool ok = line && simple_calc(line, out, strstr(text, "<answer>") != NULL);
+	bh_free(line);
+	return ok;
 }
 
 /* ---- rephrasing (semantic augmentation) ------------------------------ */

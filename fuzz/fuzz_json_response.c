@@ -65,7 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t hdr_len = blank ? (size_t)(blank - rest) : 0;
 	size_t body_off = blank ? hdr_len + 2 : 0;
 	char *hdr_buf = bh_strndup(rest, hdr_len);
-	char *body = bh_strndup(rest + body_off, rest_len - body_off); /* NUL-terminated copy */
+	char *body = bh_malloc(rest_len - body_off + 1); /* may hold NULs; NUL-terminated */
+	if (body) {
+		memcpy(body, rest + body_off, rest_len - body_off);
+		body[rest_len - body_off] = '\0';
+	}
 	const char *headers[MAX_HEADERS + 1];
 	if (!hdr_buf || !body)
 		goto out;

@@ -6,31 +6,32 @@
  * the rest is a schema, compiled and used to validate a fixed instance.
  * Either way the reply extractor also sees the raw text.
  */
+#include "hive/schema.h"
+#include "util/util.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "hive/schema.h"
-#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char fixed_schema[] =
-	"{\"$defs\": {\"pos\": {\"type\": \"integer\", \"minimum\": 1}},"
-	" \"type\": \"object\", \"required\": [\"answer\"], \"additionalProperties\": false,"
-	" \"properties\": {"
-	"  \"answer\": {\"anyOf\": [{\"$ref\": \"#/$defs/pos\"}, {\"type\": \"null\"}]},"
-	"  \"steps\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"minLength\": 1,"
-	"            \"maxLength\": 40, \"pattern\": \"^[a-z ]+\\\\d*$\"}, \"maxItems\": 5},"
-	"  \"kind\": {\"enum\": [\"sum\", \"product\", 3]},"
-	"  \"p\": {\"type\": \"number\", \"exclusiveMinimum\": 0, \"maximum\": 1},"
-	"  \"next\": {\"$ref\": \"#\"},"
-	"  \"tag\": {\"oneOf\": [{\"const\": \"a\"}, {\"type\": \"string\", \"maxLength\": 1}]},"
-	"  \"no\": {\"not\": {\"type\": \"boolean\"}, \"allOf\": [{\"type\": [\"string\", \"integer\"]}]}"
-	"}}";
+    "{\"$defs\": {\"pos\": {\"type\": \"integer\", \"minimum\": 1}},"
+    " \"type\": \"object\", \"required\": [\"answer\"], \"additionalProperties\": false,"
+    " \"properties\": {"
+    "  \"answer\": {\"anyOf\": [{\"$ref\": \"#/$defs/pos\"}, {\"type\": \"null\"}]},"
+    "  \"steps\": {\"type\": \"array\", \"items\": {\"type\": \"string\", \"minLength\": 1,"
+    "            \"maxLength\": 40, \"pattern\": \"^[a-z ]+\\\\d*$\"}, \"maxItems\": 5},"
+    "  \"kind\": {\"enum\": [\"sum\", \"product\", 3]},"
+    "  \"p\": {\"type\": \"number\", \"exclusiveMinimum\": 0, \"maximum\": 1},"
+    "  \"next\": {\"$ref\": \"#\"},"
+    "  \"tag\": {\"oneOf\": [{\"const\": \"a\"}, {\"type\": \"string\", \"maxLength\": 1}]},"
+    "  \"no\": {\"not\": {\"type\": \"boolean\"}, \"allOf\": [{\"type\": [\"string\", "
+    "\"integer\"]}]}"
+    "}}";
 
 static const char fixed_instance[] =
-	"{\"answer\": 42, \"steps\": [\"add\", \"multiply 2\"], \"kind\": \"sum\", \"p\": 0.5,"
-	" \"next\": {\"answer\": null}, \"tag\": \"a\", \"no\": \"x\", \"extra\": [1, {\"a\": []}]}";
+    "{\"answer\": 42, \"steps\": [\"add\", \"multiply 2\"], \"kind\": \"sum\", \"p\": 0.5,"
+    " \"next\": {\"answer\": null}, \"tag\": \"a\", \"no\": \"x\", \"extra\": [1, {\"a\": []}]}";
 
 static void run(const char *schema_text, size_t slen, const char *inst_text, size_t ilen)
 {

@@ -171,6 +171,18 @@ static void test_parse_rephrased(void **state)
 	}
 }
 
+static void test_alloc_failure(void **state)
+{
+	bh_alloc_fail_after(0);
+	char *v = bh_augment_lexical(question, BH_AUGMENT_LEXICAL, 0.1, 1, 1);
+	bh_alloc_fail_after(-1);
+	assert_null(v);
+	bh_alloc_fail_after(1);
+	v = bh_augment_lexical(question, BH_AUGMENT_LEXICAL, 0.1, 1, 1);
+	bh_alloc_fail_after(-1);
+	assert_null(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_protected_text),        cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_rate),                  cmocka_unit_test(test_parse_kinds),
 		cmocka_unit_test(test_rephrase_prompt),       cmocka_unit_test(test_parse_rephrased),
+		cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,11 @@ static void test_lookups(void **state)
 			         got ? got : "(null)", cases[i].want);
 	}
 	assert_string_equal(bh_aws_config_profile(c), "dev");
+	assert_true(bh_aws_config_profile_from_arg(c));
+	assert_string_equal(bh_aws_config_get_file(c, "default", "region", false), "us-west-2");
+	assert_string_equal(bh_aws_config_get_file(c, "default", "region", true),
+	                    "from-credentials");
+	assert_null(bh_aws_config_get_file(c, "default", "output", true));
 	assert_string_equal(bh_aws_config_get(c, "region"), "eu-central-1");
 	assert_string_equal(bh_aws_config_get_sub(c, "dev", "s3", "addressing_style"), "path");
 	assert_string_equal(bh_aws_config_get_sub(c, "dev", "s3", "max_concurrent_requests"), "20");
@@ -216,6 +221,7 @@ static void test_load_env_files(void **state)
 	bh_aws_config *c = bh_aws_config_load(NULL, &err);
 	assert_non_null(c);
 	assert_string_equal(bh_aws_config_profile(c), "default");
+	assert_false(bh_aws_config_profile_from_arg(c));
 	assert_string_equal(bh_aws_config_get(c, "aws_access_key_id"), "AKIDFROMCREDS");
 	bh_aws_config_free(c);
 

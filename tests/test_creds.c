@@ -231,8 +231,21 @@ static void test_profile_static(void **state)
 	assert_string_equal(c.session_token, "TOKDEFAULT");
 	bh_credentials_release(&c);
 	setenv("AWS_PROFILE", "dev", 1);
-	expect_ok(NULL, "AKIDCONFIG", "shared-credentials-file", &c);
+	expect_ok(NULL, "AKIDCONFIG", "config-file", &c);
 	assert_null(c.session_token);
+	bh_credentials_release(&c);
+
+	/* credentials-file keys beat credential_process, which beats config-file keys */
+	char cfg[512];
+	snprintf(cfg, sizeof(cfg), "[profile order]\ncredential_process = %s static\n"
+	         "aws_access_key_id = AKIDCFGFILE\naws_secret_access_key = x\n",
+	         tmp_path("proc.sh"));
+	set_files(cfg, "[order]\naws_access_key_id = AKIDCREDFILE\naws_secret_access_key = y\n");
+	setenv("AWS_PROFILE", "order", 1);
+	expect_ok(NULL, "AKIDCREDFILE", "shared-credentials-file", &c);
+	bh_credentials_release(&c);
+	set_files(cfg, NULL);
+	expect_ok(NULL, "AKIDPROC", "process", &c);
 	bh_credentials_release(&c);
 
 	set_files("[profile half]\naws_access_key_id = AKIDHALF\n", NULL);
@@ -348,6 +361,17 @@ static void test_process_timeout(void **state)
 	int64_t t0 = bh_now_ms();
 	expect_error(&opts, BHIVE_ERR_CREDENTIALS, "timed out after 300 ms", &err);
 	assert_true(bh_now_ms() - t0 < 3000);
+}
+
+static const char CONTAINER_JSON[] =
+    "{\"AccessKeyId\": \"ASIACONT\", \"SecretAccessKey\": \"" CANARY "\", "
+    "\"Token\": \"TOKCONT\", \"Expiration\": \"" EXP_ISO "\", \"RoleArn\": \"r\"}";
+
+static void set_full_uri(const char *path)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s%s", bh_stub_url(stub), path);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
 }
 
 /* ---- STS ---------------------------------------------------------------- */
@@ -569,6 +593,32 @@ static void test_credential_source_environment(void **state)
 	assert_string_equal(bh_stub_request_header(q, "X-Amz-Security-Token"), "TOKENV");
 }
 
+/* credential_source = EcsContainer: the container's temporary credentials
+ * sign the AssumeRole call, token included. */
+static void test_credential_source_container(void **state)
+{
+	bh_credentials c;
+	setenv("AWS_ENDPOINT_URL_STS", bh_stub_url(stub), 1);
+	set_files("[default]\nrole_arn = arn:aws:iam::1:role/fromecs\n"
+	          "credential_source = EcsContainer\n",
+	          NULL);
+	bh_stub_add_simple(stub, "GET", "/ecs", 200, CONTAINER_JSON);
+	set_full_uri("/ecs");
+	add_sts("AssumeRole", "ASIAFROMECS", "TOKFROMECS", 0);
+	expect_ok(NULL, "ASIAFROMECS", "assume-role", &c);
+	bh_credentials_release(&c);
+	assert_int_equal(bh_stub_request_count(stub), 2);
+	const bh_stub_request *q = bh_stub_request_at(stub, 1);
+	assert_signed_by(q, "ASIACONT", CANARY);
+	assert_string_equal(bh_stub_request_header(q, "X-Amz-Security-Token"), "TOKCONT");
+
+	bhive_error err;
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	expect_error(NULL, BHIVE_ERR_CREDENTIALS, "container credentials need", &err);
+	set_files("[default]\nrole_arn = r\ncredential_source = Ec2InstanceMetadata\n", NULL);
+	expect_error(NULL, BHIVE_ERR_CREDENTIALS, "instance metadata: disabled", &err);
+}
+
 static void test_web_identity(void **state)
 {
 	bh_credentials c;
@@ -641,17 +691,6 @@ static void test_sts_endpoint(void **state)
 }
 
 /* ---- container and instance metadata ------------------------------------ */
-
-static const char CONTAINER_JSON[] =
-    "{\"AccessKeyId\": \"ASIACONT\", \"SecretAccessKey\": \"" CANARY "\", "
-    "\"Token\": \"TOKCONT\", \"Expiration\": \"" EXP_ISO "\", \"RoleArn\": \"r\"}";
-
-static void set_full_uri(const char *path)
-{
-	char url[256];
-	snprintf(url, sizeof(url), "%s%s", bh_stub_url(stub), path);
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
-}
 
 static void test_container(void **state)
 {
@@ -837,6 +876,15 @@ static void test_refresh(void **state)
 	assert_int_equal(bh_cred_chain_get(ch, &c, &err), 0);
 	assert_string_equal(c.access_key_id, "ASIASECOND");
 	bh_credentials_release(&c);
+	assert_int_equal(bh_stub_request_count(stub), 2); /* tried, with its one retry */
+	bh_set_wall_time(EXP + 3600 - 95);                /* not hammered right away */
+	assert_int_equal(bh_cred_chain_get(ch, &c, &err), 0);
+	bh_credentials_release(&c);
+	assert_int_equal(bh_stub_request_count(stub), 2);
+	bh_set_wall_time(EXP + 3600 - 80); /* but tried again after a while */
+	assert_int_equal(bh_cred_chain_get(ch, &c, &err), 0);
+	bh_credentials_release(&c);
+	assert_int_equal(bh_stub_request_count(stub), 4);
 	/* and reports the failure once they have */
 	bh_set_wall_time(EXP + 3600 + 1);
 	assert_int_equal(bh_cred_chain_get(ch, &c, &err), BHIVE_ERR_CREDENTIALS);
@@ -904,6 +952,7 @@ int main(void)
 	    T(test_assume_role_config_errors),
 	    T(test_assume_role_sts_error),
 	    T(test_credential_source_environment),
+	    T(test_credential_source_container),
 	    T(test_web_identity),
 	    T(test_sts_endpoint),
 	    T(test_container),

@@ -587,6 +587,133 @@ static void test_slot_failure(void **state)
 	emu_stop(&e);
 }
 
+/* ---- augmentation ------------------------------------------------------ */
+
+#define REPHRASER(id)                                                                        \
+	"\"" id "\": {\"kind\": \"scripted\", \"script\": {\"rules\": ["                      \
+	"{\"contains\": \"Rephrase the following prompt\", \"reply\": {\"text\": "             \
+	"\"<rephrased>Kindly add 2 and 2.</rephrased>\"}},"                                   \
+	"{\"regex\": \".\", \"reply\": {\"text\": \"<answer>4</answer>\"}}]}}"
+
+/* Slot 0 keeps the original prompt; semantic rephrasing costs one call per
+ * extra slot; lexical variants differ per slot and keep the digits. */
+static void test_augment(void **state)
+{
+	emu e;
+	emu_start(&e, "{\"models\": {" REPHRASER("test.a-v1:0") "," REPHRASER("test.b-v1:0") ","
+	              REPHRASER("test.c-v1:0") "}}");
+	bhive_client *c = client_for(&e, 1);
+	bhive_config *cfg = bhive_config_new();
+	bhive_config_add_model(cfg, "test.a-v1:0");
+	bhive_config_add_model(cfg, "test.b-v1:0");
+	bhive_config_add_model(cfg, "test.c-v1:0");
+	bhive_config_set_vote(cfg, 1);
+	bhive_config_set_augment(cfg, BHIVE_AUGMENT_SEMANTIC, 1);
+	json_t *req = question();
+	bhive_result *r = run(c, cfg, req, 0);
+	assert_int_equal(bhive_result_calls(r), 3 + 2);
+	json_t *a = requests_for(&e, "test.a-v1:0"), *b = requests_for(&e, "test.b-v1:0");
+	assert_int_equal(json_array_size(a), 1);
+	assert_string_equal(last_user_text(json_array_get(a, 0)), Q);
+	assert_int_equal(json_array_size(b), 2);
+	assert_non_null(strstr(last_user_text(json_array_get(b, 0)), "<prompt>" Q "</prompt>"));
+	assert_string_equal(last_user_text(json_array_get(b, 1)), "Kindly add 2 and 2.");
+	json_decref(a);
+	json_decref(b);
+	bhive_result_free(r);
+
+	json_decref(emu_control(&e, "DELETE", "requests"));
+	json_object_set_new(req, "messages",
+	                    json_pack("[{s:s,s:[{s:s}]}]", "role", "user", "content", "text",
+	                              "Please compute the following sum for me carefully: "
+	                              "what is 12 plus 30, written as digits?"));
+	bhive_config_set_augment(cfg, BHIVE_AUGMENT_LEXICAL, 7);
+	r = run(c, cfg, req, 0);
+	assert_int_equal(bhive_result_calls(r), 3);
+	json_t *all = requests_for(&e, NULL);
+	const char *texts[3];
+	for (int i = 0; i < 3; i++) {
+		static const char *const ids[] = { "test.a-v1:0", "test.b-v1:0", "test.c-v1:0" };
+		json_t *one = requests_for(&e, ids[i]);
+		texts[i] = bh_strdup(last_user_text(json_array_get(one, 0)));
+		json_decref(one);
+		assert_non_null(strstr(texts[i], "12"));
+		assert_non_null(strstr(texts[i], "30"));
+	}
+	assert_string_equal(texts[0], "Please compute the following sum for me carefully: what is "
+	                              "12 plus 30, written as digits?");
+	assert_string_not_equal(texts[1], texts[0]);
+	assert_string_not_equal(texts[2], texts[0]);
+	assert_string_not_equal(texts[1], texts[2]);
+	for (int i = 0; i < 3; i++)
+		bh_free((char *)texts[i]);
+	json_decref(all);
+	json_decref(req);
+	bhive_result_free(r);
+	bhive_config_free(cfg);
+	bhive_client_free(c);
+	emu_stop(&e);
+}
+
+/* ---- best-of-N, thinking, fatal verifier -------------------------------- */
+
+static char *length_verifier(void *ud, const char *q, const char *answer, double *score,
+                             bhive_error *err)
+{
+	if (strstr(answer, "explode")) {
+		bh_error_set(err, BHIVE_ERR_VERIFIER, "cannot judge \"%s\"", answer);
+		return NULL;
+	}
+	*score = strstr(answer, "<answer>4</answer>") ? 1.0 : 0.2;
+	return strdup("scored");
+}
+
+static void test_best_of_n(void **state)
+{
+	emu e;
+	emu_start(&e, "{\"models\": {"
+	              SCRIPTED("test.a-v1:0", REPLY("<answer>5</answer>")) ","
+	              "\"test.b-v1:0\": {\"kind\": \"scripted\", \"script\": {\"replies\": ["
+	              "{\"text\": \"<answer>4</answer>\", \"reasoning\": \"two and two\"}]}},"
+	              SCRIPTED("test.c-v1:0", REPLY("<answer>5</answer>")) ","
+	              SCRIPTED("test.x-v1:0", REPLY("explode") "," REPLY("explode")) "}}");
+	bhive_client *c = client_for(&e, 1);
+	bhive_config *cfg = bhive_config_new();
+	bhive_config_add_model(cfg, "test.a-v1:0");
+	bhive_config_add_model(cfg, "test.b-v1:0");
+	bhive_config_add_model(cfg, "test.c-v1:0");
+	bhive_config_set_best_of_n(cfg, 1);
+	bhive_config_set_verifier(cfg, length_verifier, NULL);
+	json_t *req = question();
+	/* A vote would pick 5; the verifier's best score picks slot 1. */
+	bhive_result *r = run(c, cfg, req, 0);
+	assert_string_equal(bhive_result_answer(r), "<answer>4</answer>");
+	assert_string_equal(bhive_result_thinking(r), "two and two");
+	assert_string_equal(bhive_result_slot_thinking(r, 1), "two and two");
+	assert_null(bhive_result_slot_thinking(r, 0));
+	bhive_result_free(r);
+	/* A failing verifier is reported to the model; made fatal, it stops the run. */
+	bhive_config_clear_models(cfg);
+	bhive_config_add_model(cfg, "test.x-v1:0");
+	bhive_config_set_best_of_n(cfg, 0);
+	bhive_config_set_reflections(cfg, 1);
+	r = run(c, cfg, req, 0);
+	json_t *sent = requests_for(&e, "test.x-v1:0");
+	assert_non_null(strstr(last_user_text(json_array_get(sent, 1)),
+	                       FEEDBACK_INTRO "the verifier failed: cannot judge"));
+	json_decref(sent);
+	bhive_result_free(r);
+	bhive_config_set_verifier_fatal(cfg, 1);
+	r = run(c, cfg, req, BHIVE_ERR_VERIFIER);
+	assert_non_null(strstr(bhive_result_error(r)->message, "verifier failed: cannot judge"));
+	assert_int_equal(bhive_result_calls(r), 1);
+	bhive_result_free(r);
+	json_decref(req);
+	bhive_config_free(cfg);
+	bhive_client_free(c);
+	emu_stop(&e);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -599,6 +726,8 @@ int main(void)
 		cmocka_unit_test(test_cache_points),
 		cmocka_unit_test(test_structured_output),
 		cmocka_unit_test(test_slot_failure),
+		cmocka_unit_test(test_augment),
+		cmocka_unit_test(test_best_of_n),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -289,6 +289,28 @@ static void test_service_model_names(void **state)
 	json_decref(m);
 }
 
+/* Each allocation failing in turn gives NOMEM or a working schema, no leak. */
+static void test_alloc_failures(void **state)
+{
+	json_t *sj = parse(answer_schema);
+	json_t *ok = parse("{\"answer\": 1, \"code\": \"AB1\"}");
+	for (long n = 0; n < 50; n++) {
+		bhive_error err;
+		bhive_error_clear(&err);
+		bh_alloc_fail_after(n);
+		bh_schema *s = bh_schema_new(sj, &err);
+		bh_alloc_fail_after(-1);
+		if (s) {
+			assert_int_equal(bh_schema_validate(s, ok, NULL), 0);
+			bh_schema_free(s);
+			break;
+		}
+		assert_int_equal(err.code, BHIVE_ERR_NOMEM);
+	}
+	json_decref(ok);
+	json_decref(sj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_bad_schemas),       cmocka_unit_test(test_ref_loop),
 		cmocka_unit_test(test_extract),           cmocka_unit_test(test_instruction),
 		cmocka_unit_test(test_output_config),     cmocka_unit_test(test_service_model_names),
+		cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

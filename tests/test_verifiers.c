@@ -89,6 +89,12 @@ static void test_arith_verdicts(void **state)
 		 "The answer 15 is correct: the expression evaluates to 15.", 1.0},
 		{"In 2024, what is 6*7?", "42",
 		 "The answer 42 is correct: the expression evaluates to 42.", 1.0},
+		{"Compute 3+4 (quickly).", "<answer>7</answer>",
+		 "The answer 7 is correct: the expression evaluates to 7.", 1.0},
+		{"Find the product (that is 2*8) and reply.", "<answer>16</answer>",
+		 "The answer 16 is correct: the expression evaluates to 16.", 1.0},
+		{"What is ((1+2)*3)-(4)?", "<answer>5</answer>",
+		 "The answer 5 is correct: the expression evaluates to 5.", 1.0},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		double score = -1;

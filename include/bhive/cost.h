@@ -29,8 +29,8 @@
  * once are safe, loading into a table others read is not.
  */
 
-#include <stddef.h>
 #include "error.h"
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,18 +53,18 @@ typedef struct bhive_price {
 	double output;
 	double cache_read;
 	double cache_write;
-	int structured_output;        /* 1: native outputConfig.textFormat json_schema */
+	int structured_output; /* 1: native outputConfig.textFormat json_schema */
 } bhive_price;
 
 /* A cost, split by kind of token. */
 typedef struct bhive_cost {
-	double usd;                   /* the sum of the four below */
+	double usd; /* the sum of the four below */
 	double input_usd;
 	double output_usd;
 	double cache_read_usd;
 	double cache_write_usd;
-	int unknown;                  /* 1: no price known for model_id; all figures 0 */
-	char model_id[160];           /* the id asked about (truncated if longer) */
+	int unknown;        /* 1: no price known for model_id; all figures 0 */
+	char model_id[160]; /* the id asked about (truncated if longer) */
 } bhive_cost;
 
 typedef struct bhive_prices bhive_prices;
@@ -95,8 +95,8 @@ const bhive_prices *bhive_prices_default(void);
 int bhive_prices_load_file(bhive_prices *prices, const char *path, bhive_error *err);
 
 /* The same from JSON text (len bytes; what names it in messages, may be NULL). */
-int bhive_prices_load_string(bhive_prices *prices, const char *text, size_t len,
-                             const char *what, bhive_error *err);
+int bhive_prices_load_string(bhive_prices *prices, const char *text, size_t len, const char *what,
+                             bhive_error *err);
 
 /* Strict mode: unknown models make bhive_prices_cost fail. Off by default. */
 void bhive_prices_set_strict(bhive_prices *prices, int strict);

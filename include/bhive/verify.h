@@ -23,7 +23,6 @@ extern "C" {
 typedef char *(*bhive_verifier_fn)(void *ud, const char *question, const char *answer,
                                    double *score, bhive_error *err);
 
-
 /* ---- built-in verifiers ------------------------------------------------ */
 
 /*
@@ -40,8 +39,8 @@ typedef char *(*bhive_verifier_fn)(void *ud, const char *question, const char *a
  * an expression it can evaluate is BHIVE_ERR_VERIFIER (NULL returned).
  * ud is unused (pass NULL).
  */
-char *bhive_verifier_arithmetic(void *ud, const char *question, const char *answer,
-                                double *score, bhive_error *err);
+char *bhive_verifier_arithmetic(void *ud, const char *question, const char *answer, double *score,
+                                bhive_error *err);
 
 /*
  * Evaluates an integer expression (+ - * / parentheses, unary minus) as the
@@ -54,7 +53,7 @@ int bhive_arith_eval(const char *expr, long long *out, bhive_error *err);
  * SQL: a verifier for text-to-SQL answers. It finds the SQL in the answer
  * (a ```sql fence, else <sql></sql> tags, else the last SELECT or WITH
  * statement), runs it against the SQLite database at db_path opened
- * read-only (writes, ATTACH and PRAGMA writes are refused by an authorizer,
+ * read-only (writes, ATTACH, PRAGMA and transactions are refused by an authorizer,
  * a time limit stops runaway queries) and returns the result as text:
  *   "The query returned 2 rows:\nname | n\nada | 3\nbob | 1"
  * (at most max_rows rows, then "(N more rows)"), or the SQLite error:
@@ -70,7 +69,7 @@ typedef struct bhive_sql_verifier bhive_sql_verifier;
 
 /* Opens db_path read-only; NULL with err (BHIVE_ERR_VERIFIER) if it cannot. */
 bhive_sql_verifier *bhive_verifier_sql_new(const char *db_path, bhive_error *err);
-void bhive_verifier_sql_free(bhive_sql_verifier *v);   /* NULL ok */
+void bhive_verifier_sql_free(bhive_sql_verifier *v); /* NULL ok */
 /* Rows shown (default 20, at least 1) and time limit per query (default 5000 ms). */
 void bhive_verifier_sql_set_limits(bhive_sql_verifier *v, int max_rows, long time_limit_ms);
 /* A reference query whose rows a correct answer reproduces (copied; NULL clears). */

@@ -411,6 +411,7 @@ bh_aws_config *bh_aws_config_from_text(const char *config_text, size_t config_le
 	bh_aws_config *c = config_new(profile, &explicit_, err);
 	if (!c)
 		return NULL;
+	c->profile_from_arg = profile && *profile;
 	int rc = 0;
 	if (config_text)
 		rc = parse_text(c, config_text, config_len, "config", false, err);
@@ -454,6 +455,14 @@ const char *bh_aws_config_get_in(const bh_aws_config *c, const char *profile, co
 		return NULL;
 	const char *v = find(c, CFG_PROFILE, true, profile, key, NULL);
 	return v ? v : find(c, CFG_PROFILE, false, profile, key, NULL);
+}
+
+const char *bh_aws_config_get_file(const bh_aws_config *c, const char *profile, const char *key,
+                                   bool credentials_file)
+{
+	if (!c || !profile || !key)
+		return NULL;
+	return find(c, CFG_PROFILE, credentials_file, profile, key, NULL);
 }
 
 const char *bh_aws_config_get(const bh_aws_config *c, const char *key)

@@ -33,6 +33,11 @@ const char *bh_aws_config_get(const bh_aws_config *c, const char *key);
 /* A key of another profile (for source_profile chains). */
 const char *bh_aws_config_get_in(const bh_aws_config *c, const char *profile, const char *key);
 int bh_aws_config_has_profile(const bh_aws_config *c, const char *profile);
+/* A key of a profile from one file only (botocore reads static keys from
+ * the credentials file before credential_process, and from the config
+ * file after it). */
+const char *bh_aws_config_get_file(const bh_aws_config *c, const char *profile, const char *key,
+                                   bool credentials_file);
 
 /* A sub-property of a [services NAME] section, e.g. ("my-svc",
  * "bedrock_runtime", "endpoint_url"). */

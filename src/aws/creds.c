@@ -153,21 +153,31 @@ static int from_env_web_identity(bh_cred_chain *ch, bh_credentials *out, bh_buf 
 static int resolve_profile(bh_cred_chain *ch, const char *name, const char **path, int depth,
                            bh_credentials *out, bhive_error *err);
 
-/* Static keys of a profile; BH_CRED_NONE when it has none. */
-static int profile_static(bh_cred_chain *ch, const char *name, bh_credentials *out,
+enum { FROM_EITHER, FROM_CREDENTIALS_FILE, FROM_CONFIG_FILE };
+
+static const char *static_key(bh_cred_chain *ch, const char *name, const char *key, int from)
+{
+	if (from == FROM_EITHER)
+		return bh_aws_config_get_in(ch->cfg, name, key);
+	return bh_aws_config_get_file(ch->cfg, name, key, from == FROM_CREDENTIALS_FILE);
+}
+
+/* Static keys of a profile, from one file or the merged view;
+ * BH_CRED_NONE when it has none. */
+static int profile_static(bh_cred_chain *ch, const char *name, int from, bh_credentials *out,
                           bhive_error *err)
 {
-	const char *akid = bh_aws_config_get_in(ch->cfg, name, "aws_access_key_id");
-	const char *secret = bh_aws_config_get_in(ch->cfg, name, "aws_secret_access_key");
+	const char *akid = static_key(ch, name, "aws_access_key_id", from);
+	const char *secret = static_key(ch, name, "aws_secret_access_key", from);
 	if (!akid && !secret)
 		return BH_CRED_NONE;
 	if (!akid || !*akid || !secret || !*secret)
 		return bh_error_set(err, BHIVE_ERR_CONFIG, "profile \"%s\" has %s but no %s", name,
 		                    akid ? "aws_access_key_id" : "aws_secret_access_key",
 		                    akid ? "aws_secret_access_key" : "aws_access_key_id");
-	return bh_cred_set(out, akid, secret,
-	                   bh_aws_config_get_in(ch->cfg, name, "aws_session_token"), 0,
-	                   "shared-credentials-file", err);
+	return bh_cred_set(out, akid, secret, static_key(ch, name, "aws_session_token", from), 0,
+	                   from == FROM_CONFIG_FILE ? "config-file" : "shared-credentials-file",
+	                   err);
 }
 
 /* "a -> b -> a" for the loop message. */
@@ -191,7 +201,7 @@ static int source_profile(bh_cred_chain *ch, const char *name, const char *src, 
 		return bh_error_set(err, BHIVE_ERR_CONFIG,
 		                    "source_profile \"%s\" of profile \"%s\" does not exist", src,
 		                    name);
-	int rc = profile_static(ch, src, out, err);
+	int rc = profile_static(ch, src, FROM_EITHER, out, err);
 	if (rc != BH_CRED_NONE)
 		return rc;
 	for (int i = 0; i <= depth; i++) {
@@ -265,7 +275,7 @@ static int profile_role(bh_cred_chain *ch, const char *name, const char **path, 
 	bh_credentials base;
 	int rc;
 	if (src && strcmp(src, name) == 0) /* a profile may source its own keys */
-		rc = profile_static(ch, name, &base, err);
+		rc = profile_static(ch, name, FROM_EITHER, &base, err);
 	else if (src)
 		rc = source_profile(ch, name, src, path, depth, &base, err);
 	else
@@ -280,8 +290,9 @@ static int profile_role(bh_cred_chain *ch, const char *name, const char **path, 
 	return rc;
 }
 
-/* One profile, in botocore's order: assume role, web identity, static
- * keys, credential_process. */
+/* One profile, in botocore's order: assume role, web identity, static keys
+ * from the credentials file, credential_process, static keys from the
+ * config file. */
 static int resolve_profile(bh_cred_chain *ch, const char *name, const char **path, int depth,
                            bh_credentials *out, bhive_error *err)
 {
@@ -292,12 +303,14 @@ static int resolve_profile(bh_cred_chain *ch, const char *name, const char **pat
 		return bh_error_set(err, BHIVE_ERR_CONFIG,
 		                    "profile \"%s\" has web_identity_token_file but no role_arn",
 		                    name);
-	int rc = profile_static(ch, name, out, err);
+	int rc = profile_static(ch, name, FROM_CREDENTIALS_FILE, out, err);
 	if (rc != BH_CRED_NONE)
 		return rc;
 	const char *proc = bh_aws_config_get_in(ch->cfg, name, "credential_process");
 	if (proc)
 		return bh_cred_process(ch, name, proc, out, err);
+	if ((rc = profile_static(ch, name, FROM_CONFIG_FILE, out, err)) != BH_CRED_NONE)
+		return rc;
 	if (bh_aws_config_get_in(ch->cfg, name, "sso_session") ||
 	    bh_aws_config_get_in(ch->cfg, name, "sso_start_url"))
 		return bh_error_set(
@@ -396,9 +409,23 @@ void bh_cred_chain_free(bh_cred_chain *ch)
 	bh_free(ch);
 }
 
-static bool fresh(const bh_credentials *c)
+/* Usable without asking again: static, outside the refresh window, or a
+ * refresh failed moments ago (so a broken provider is not hammered on
+ * every request while the old credentials still work). */
+static bool fresh(const bh_cred_chain *ch)
 {
-	return c->expiration == 0 || c->expiration - bh_wall_time() > BH_CRED_REFRESH_WINDOW;
+	const bh_credentials *c = &ch->cached;
+	int64_t now = bh_wall_time();
+	if (c->expiration == 0 || c->expiration - now > BH_CRED_REFRESH_WINDOW)
+		return true;
+	return now < ch->retry_after && now < c->expiration;
+}
+
+static int copy_out(bh_credentials *out, const bh_credentials *c, bhive_error *err)
+{
+	if (bh_credentials_copy(out, c))
+		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory copying credentials");
+	return 0;
 }
 
 /* A provider that hands out credentials already past their expiry is
@@ -408,8 +435,7 @@ static int expired(bh_credentials *got, bhive_error *err)
 	char when[17];
 	bh_amz_date(got->expiration, when);
 	bh_error_set(err, BHIVE_ERR_CREDENTIALS,
-	             "credentials from %s expired at %s; check the "
-	             "provider and the system clock",
+	             "credentials from %s expired at %s; check the provider and the system clock",
 	             got->source, when);
 	bh_credentials_release(got);
 	return BHIVE_ERR_CREDENTIALS;
@@ -418,10 +444,8 @@ static int expired(bh_credentials *got, bhive_error *err)
 int bh_cred_chain_get(bh_cred_chain *ch, bh_credentials *out, bhive_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	if (ch->have_cached && fresh(&ch->cached))
-		return bh_credentials_copy(out, &ch->cached)
-		           ? bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory")
-		           : 0;
+	if (ch->have_cached && fresh(ch))
+		return copy_out(out, &ch->cached, err);
 	bh_credentials got;
 	bhive_error local;
 	bhive_error_clear(&local);
@@ -430,9 +454,8 @@ int bh_cred_chain_get(bh_cred_chain *ch, bh_credentials *out, bhive_error *err)
 		BH_WARN("refreshing credentials failed (%s); using the current ones until they "
 		        "expire",
 		        local.message);
-		return bh_credentials_copy(out, &ch->cached)
-		           ? bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory")
-		           : 0;
+		ch->retry_after = bh_wall_time() + BH_CRED_RETRY_AFTER;
+		return copy_out(out, &ch->cached, err);
 	}
 	if (rc) {
 		bh_error_copy(err, &local);
@@ -443,7 +466,6 @@ int bh_cred_chain_get(bh_cred_chain *ch, bh_credentials *out, bhive_error *err)
 	bh_credentials_release(&ch->cached);
 	ch->cached = got;
 	ch->have_cached = true;
-	return bh_credentials_copy(out, &ch->cached)
-	           ? bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory")
-	           : 0;
+	ch->retry_after = 0;
+	return copy_out(out, &ch->cached, err);
 }

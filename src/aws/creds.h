@@ -19,7 +19,9 @@ typedef struct bh_credentials {
 	char *secret_access_key;
 	char *session_token;   /* NULL if none */
 	int64_t expiration;    /* seconds since epoch, 0 = never */
-	const char *source;    /* static: "explicit", "env", "shared-credentials-file", "assume-role", ... */
+	/* static string: "explicit", "env", "web-identity", "shared-credentials-file",
+	 * "assume-role", "process", "container", "imds" */
+	const char *source;
 } bh_credentials;
 
 void bh_credentials_release(bh_credentials *c);
@@ -32,11 +34,12 @@ typedef struct bh_cred_options {
 	const char *secret_access_key;
 	const char *session_token;
 	const char *ca_file;
-	long connect_timeout_ms;       /* HTTP providers; 0 = 1000 for metadata services, 10000 for STS */
+	long connect_timeout_ms;       /* HTTP providers; 0 = 1000 (metadata), 10000 (STS) */
 	long process_timeout_ms;       /* credential_process run limit; 0 = 60000 */
 } bh_cred_options;
 
-/* cfg is borrowed and must outlive the chain. */
+/* cfg is borrowed and must outlive the chain (NULL: no shared files). A
+ * chain is used by one thread at a time. */
 bh_cred_chain *bh_cred_chain_new(const bh_aws_config *cfg, const bh_cred_options *opts,
                                  bhive_error *err);
 void bh_cred_chain_free(bh_cred_chain *ch);
@@ -44,8 +47,12 @@ void bh_cred_chain_free(bh_cred_chain *ch);
 /*
  * Current credentials, refreshed when they expire within 5 minutes (or
  * already expired). Blocking (HTTP providers use their own short-lived
- * connections). out is filled with copies. BHIVE_ERR_CREDENTIALS naming the
- * cause when no provider has credentials.
+ * connections). out is filled with copies (release them with
+ * bh_credentials_release). BHIVE_ERR_CREDENTIALS naming the cause when no
+ * provider has credentials or a configured one failed; BHIVE_ERR_CONFIG for
+ * an inconsistent profile (role loops, missing source_profile). A profile
+ * named through bh_aws_config_load's argument (--profile) sets the
+ * environment keys aside, as botocore does; AWS_PROFILE does not.
  */
 int bh_cred_chain_get(bh_cred_chain *ch, bh_credentials *out, bhive_error *err);
 

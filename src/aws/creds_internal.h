@@ -18,6 +18,9 @@
 
 /* Refresh this many seconds before expiry (the SDKs' advisory window). */
 #define BH_CRED_REFRESH_WINDOW 300
+/* After a failed refresh, wait this long before trying again (while the old
+ * credentials are still valid). */
+#define BH_CRED_RETRY_AFTER 10
 
 struct bh_cred_chain {
 	const bh_aws_config *cfg;
@@ -27,6 +30,7 @@ struct bh_cred_chain {
 	long process_timeout_ms;
 	bh_credentials cached;
 	bool have_cached;
+	int64_t retry_after; /* wall time before which a failed refresh is not retried */
 };
 
 /* Fills out with copies; NOMEM on failure (out released). */

@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,19 +133,29 @@ static int regex_to_ere(bh_buf *out, const char *re)
 	return rc;
 }
 
-static bool regex_matches(const char *re, const char *s)
+/* The patterns are compiled once per process (regcomp costs more than the
+ * rest of a resolution); regexec on a shared pattern is thread-safe. A
+ * pattern that fails to compile never matches. */
+static regex_t partition_rx[BH_ARRAY_LEN(partitions)];
+static bool partition_rx_ok[BH_ARRAY_LEN(partitions)];
+static pthread_once_t partition_rx_once = PTHREAD_ONCE_INIT;
+
+static void compile_partition_patterns(void)
 {
-	bh_buf ere;
-	bh_buf_init(&ere, 0);
-	bool hit = false;
-	regex_t rx;
-	if (regex_to_ere(&ere, re) == 0 && ere.data &&
-	    regcomp(&rx, ere.data, REG_EXTENDED | REG_NOSUB) == 0) {
-		hit = regexec(&rx, s, 0, NULL, 0) == 0;
-		regfree(&rx);
+	for (size_t i = 0; i < BH_ARRAY_LEN(partitions); i++) {
+		bh_buf ere;
+		bh_buf_init(&ere, 0);
+		partition_rx_ok[i] = regex_to_ere(&ere, partitions[i].region_regex) == 0 &&
+		                     ere.data &&
+		                     regcomp(&partition_rx[i], ere.data, REG_EXTENDED | REG_NOSUB) == 0;
+		bh_buf_release(&ere);
 	}
-	bh_buf_release(&ere);
-	return hit;
+}
+
+static bool partition_pattern_matches(size_t i, const char *region)
+{
+	pthread_once(&partition_rx_once, compile_partition_patterns);
+	return partition_rx_ok[i] && regexec(&partition_rx[i], region, 0, NULL, 0) == 0;
 }
 
 static bool partition_lists(const partition *p, const char *region)
@@ -164,7 +175,7 @@ static const partition *find_partition(const char *region)
 		if (partition_lists(&partitions[i], region))
 			return &partitions[i];
 	for (size_t i = 0; i < BH_ARRAY_LEN(partitions); i++)
-		if (regex_matches(partitions[i].region_regex, region))
+		if (partition_pattern_matches(i, region))
 			return &partitions[i];
 	return &partitions[0];
 }
@@ -844,11 +855,34 @@ static json_t *builtin_params(const json_t *ruleset, const bh_endpoint_params *p
 	return out;
 }
 
-char *bh_endpoint_rules_resolve(const bh_endpoint_params *p, bhive_error *err)
+/* The built-in rule set is parsed once per process and then only read
+ * (jansson's reference counts are atomic), because parsing it costs ten
+ * times more than evaluating it. */
+static json_t *builtin_ruleset;
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+
+static void parse_builtin(void)
 {
 	size_t len;
 	const char *text = bh_endpoint_ruleset_text(&len);
-	json_t *rs = bh_json_parse(text, len, "the built-in endpoint rule set", err);
+	builtin_ruleset = json_loadb(text, len, 0, NULL);
+}
+
+/* A new reference to the parsed rule set; if the one-time parse failed
+ * (out of memory), parse again to report why. */
+static json_t *get_builtin(bhive_error *err)
+{
+	pthread_once(&builtin_once, parse_builtin);
+	if (builtin_ruleset)
+		return json_incref(builtin_ruleset);
+	size_t len;
+	const char *text = bh_endpoint_ruleset_text(&len);
+	return bh_json_parse(text, len, "the built-in endpoint rule set", err);
+}
+
+char *bh_endpoint_rules_resolve(const bh_endpoint_params *p, bhive_error *err)
+{
+	json_t *rs = get_builtin(err);
 	if (!rs)
 		return NULL;
 	json_t *params = builtin_params(rs, p);

@@ -4,8 +4,9 @@
  *
  * legacy:   _retry.json's general policy: 5 attempts, delay rand * 2^(n-1)
  *           seconds (capped at 20 s here; botocore does not cap, which only
- *           matters above 6 attempts), retries throttling, 429, 500, 503,
- *           509 and connection errors. No quota.
+ *           matters from 6 attempts on), retries 429, 500, 502, 503, 504,
+ *           509, five throttling codes (with 400) and connection errors. No
+ *           quota.
  * standard: retries/standard.py: 3 attempts, delay rand * min(2^(n-1), 20)
  *           s, retries transient errors (500/502/503/504, RequestTimeout...,
  *           connection errors, timeouts), throttling codes and errors the
@@ -93,15 +94,20 @@ bool bh_retry_is_retryable(const bh_attempt_outcome *o)
 	             in_list(o->error_type, modeled_retryable, BH_ARRAY_LEN(modeled_retryable)));
 }
 
-/* _retry.json's __default__ policies. */
+/* Codes _retry.json's general policy retries, each only with status 400. */
+static const char *const legacy_codes[] = {
+	"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+	"ProvisionedThroughputExceededException",
+};
+
+/* _retry.json's __default__ policies (as botocore ships them now). */
 static bool legacy_retryable(const bh_attempt_outcome *o)
 {
 	long s = o->http_status;
 	if (s == 0)
 		return o->transport_error || o->timeout;
-	return s == 429 || s == 500 || s == 503 || s == 509 ||
-	       (s == 400 && (bh_streq(o->error_type, "Throttling") ||
-	                     bh_streq(o->error_type, "ThrottlingException")));
+	return s == 429 || s == 500 || s == 502 || s == 503 || s == 504 || s == 509 ||
+	       (s == 400 && in_list(o->error_type, legacy_codes, BH_ARRAY_LEN(legacy_codes)));
 }
 
 static bool is_success(const bh_attempt_outcome *o)

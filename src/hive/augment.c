@@ -9,16 +9,16 @@
  * letters are ever produced, so digits and operators stay exactly as they
  * were and an arithmetic question keeps its expression.
  */
-#include <stdio.h>
-#include <string.h>
 #include "hive/augment.h"
 #include "util/util.h"
+#include <stdio.h>
+#include <string.h>
 
 /* QWERTY neighbours of each lowercase letter (same row and adjacent rows). */
 static const char *const keyboard_neighbours[26] = {
-	"qwsz",   "vghn",  "xdfv",  "serfcx", "wsdr",  "drtgvc", "ftyhbv", "gyujnb", "ujko",
-	"huikmn", "jiolm", "kop",   "njk",    "bhjm",  "iklp",   "ol",     "wa",     "edft",
-	"awedxz", "rfgy",  "yhji",  "cfgb",   "qase",  "zsdc",   "tghu",   "asx"};
+    "qwsz",   "vghn",  "xdfv", "serfcx", "wsdr", "drtgvc", "ftyhbv", "gyujnb", "ujko",
+    "huikmn", "jiolm", "kop",  "njk",    "bhjm", "iklp",   "ol",     "wa",     "edft",
+    "awedxz", "rfgy",  "yhji", "cfgb",   "qase", "zsdc",   "tghu",   "asx"};
 
 /* Look-alike confusions of OCR; only letters on either side. */
 static const struct {
@@ -35,7 +35,10 @@ typedef struct outb {
 	size_t n;
 } outb;
 
-static void out_putc(outb *o, char c) { o->p[o->n++] = c; }
+static void out_putc(outb *o, char c)
+{
+	o->p[o->n++] = c;
+}
 
 static void out_puts(outb *o, const char *s)
 {
@@ -43,11 +46,20 @@ static void out_puts(outb *o, const char *s)
 		out_putc(o, *s++);
 }
 
-static bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
-static char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+static char to_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
 
-static char to_upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
+static char to_upper(char c)
+{
+	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+}
 
 /* Length of tag markup starting at s ("<x>", "</x>", "<x a='b'>"), else 0. */
 static size_t tag_length(const char *s)
@@ -113,7 +125,8 @@ static size_t perturb_ocr(outb *out, const char *text, const unsigned char *keep
 	size_t candidates[BH_ARRAY_LEN(ocr_rules)], n = 0;
 	for (size_t r = 0; r < BH_ARRAY_LEN(ocr_rules); r++) {
 		size_t fl = strlen(ocr_rules[r].from);
-		if (free_run(text, keep, i, fl, len) && strncmp(text + i, ocr_rules[r].from, fl) == 0)
+		if (free_run(text, keep, i, fl, len) &&
+		    strncmp(text + i, ocr_rules[r].from, fl) == 0)
 			candidates[n++] = r;
 	}
 	if (n == 0)
@@ -123,8 +136,8 @@ static size_t perturb_ocr(outb *out, const char *text, const unsigned char *keep
 	return strlen(ocr_rules[r].from);
 }
 
-static size_t perturb_spelling(outb *out, const char *text, const unsigned char *keep,
-                               size_t i, size_t len, bh_rng *rng)
+static size_t perturb_spelling(outb *out, const char *text, const unsigned char *keep, size_t i,
+                               size_t len, bh_rng *rng)
 {
 	switch (bh_rng_below(rng, 3)) {
 	case 0: /* swap with the next letter */
@@ -184,8 +197,7 @@ static void perturb_all(outb *out, const char *text, const unsigned char *keep, 
 	}
 }
 
-char *bh_augment_lexical(const char *prompt, unsigned kinds, double rate, uint64_t seed,
-                         int slot)
+char *bh_augment_lexical(const char *prompt, unsigned kinds, double rate, uint64_t seed, int slot)
 {
 	bh_rng rng;
 	if (!prompt)
@@ -241,10 +253,11 @@ int bh_augment_parse_kinds(const char *text, unsigned *kinds, bhive_error *err)
 		while (wl > 0 && p[wl - 1] == ' ')
 			wl--;
 		if (kind_of_word(p, wl, &k) != 0)
-			return bh_error_set(err, BHIVE_ERR_INVALID,
-			                    "unknown augmentation \"%.*s\" (keyboard, ocr, spelling, "
-			                    "lexical, semantic, none)",
-			                    (int)wl, p);
+			return bh_error_set(
+			    err, BHIVE_ERR_INVALID,
+			    "unknown augmentation \"%.*s\" (keyboard, ocr, spelling, "
+			    "lexical, semantic, none)",
+			    (int)wl, p);
 		all |= k;
 		p += n;
 		if (*p == ',')

@@ -21,8 +21,8 @@
 #ifndef BH_AUGMENT_H
 #define BH_AUGMENT_H
 
-#include <stdint.h>
 #include "bhive/error.h"
+#include <stdint.h>
 
 enum {
 	BH_AUGMENT_KEYBOARD = 1 << 0,
@@ -46,8 +46,7 @@ int bh_augment_parse_kinds(const char *text, unsigned *kinds, bhive_error *err);
  * give different variants. slot 0 returns an unchanged copy. Returns a
  * bh_malloc'd string, NULL when out of memory.
  */
-char *bh_augment_lexical(const char *prompt, unsigned kinds, double rate, uint64_t seed,
-                         int slot);
+char *bh_augment_lexical(const char *prompt, unsigned kinds, double rate, uint64_t seed, int slot);
 
 /*
  * The user message asking a model to rephrase prompt:

@@ -9,20 +9,20 @@
  * one member of a model and keep the rest, and so that missing cache prices
  * can fall back to the input price at lookup time.
  */
+#include "bhive/cost.h"
+#include "prices_json.h"
+#include "util/util.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include "bhive/cost.h"
-#include "util/util.h"
-#include "prices_json.h"
 
 enum { P_INPUT, P_OUTPUT, P_CACHE_READ, P_CACHE_WRITE, P_COUNT };
 
 static const char *const price_names[P_COUNT] = {"input", "output", "cache_read", "cache_write"};
 
 /* Prefixes of cross-region and global inference profiles. */
-static const char *const profile_prefixes[] = {"us.", "eu.", "apac.", "jp.", "au.",
-                                               "ca.", "us-gov.", "global."};
+static const char *const profile_prefixes[] = {"us.", "eu.", "apac.",   "jp.",
+                                               "au.", "ca.", "us-gov.", "global."};
 
 typedef struct price_set {
 	double v[P_COUNT];
@@ -94,7 +94,10 @@ bhive_prices *bhive_prices_new(bhive_error *err)
 static bhive_prices *default_table;
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 
-static void default_init(void) { default_table = bhive_prices_new(NULL); }
+static void default_init(void)
+{
+	default_table = bhive_prices_new(NULL);
+}
 
 const bhive_prices *bhive_prices_default(void)
 {
@@ -153,18 +156,20 @@ static int check_regions(const json_t *regions, const char *model, bhive_error *
 	if (!json_is_object(regions))
 		return bh_error_set(err, BHIVE_ERR_INVALID,
 		                    "\"regions\" of model \"%s\" is not an object", model);
-	json_object_foreach ((json_t *)regions, region, rv) {
+	json_object_foreach((json_t *)regions, region, rv)
+	{
 		const char *key;
 		const json_t *v;
 		if (!json_is_object(rv))
 			return bh_error_set(err, BHIVE_ERR_INVALID,
-			                    "region \"%s\" of model \"%s\" is not an object", region,
-			                    model);
-		json_object_foreach ((json_t *)rv, key, v)
-			if (!is_price_name(key))
-				return bh_error_set(err, BHIVE_ERR_INVALID,
-				                    "unknown member \"%s\" in region \"%s\" of model \"%s\"",
-				                    key, region, model);
+			                    "region \"%s\" of model \"%s\" is not an object",
+			                    region, model);
+		json_object_foreach(
+		    (json_t *)rv, key,
+		    v) if (!is_price_name(key)) return bh_error_set(err, BHIVE_ERR_INVALID,
+		                                                    "unknown member \"%s\" in "
+		                                                    "region \"%s\" of model \"%s\"",
+		                                                    key, region, model);
 	}
 	return 0;
 }
@@ -179,7 +184,8 @@ static int check_model(const bhive_prices *p, const char *id, const json_t *m, d
 	price_set ps = {{0}, 0};
 	if (!json_is_object(m))
 		return bh_error_set(err, BHIVE_ERR_INVALID, "model \"%s\" is not an object", id);
-	json_object_foreach ((json_t *)m, key, v) {
+	json_object_foreach((json_t *)m, key, v)
+	{
 		if (is_price_name(key) || strcmp(key, "note") == 0)
 			continue;
 		if (strcmp(key, "structured_output") == 0 && json_is_boolean(v))
@@ -190,8 +196,8 @@ static int check_model(const bhive_prices *p, const char *id, const json_t *m, d
 				return rc;
 			continue;
 		}
-		return bh_error_set(err, BHIVE_ERR_INVALID, "unknown or wrong member \"%s\" of model \"%s\"",
-		                    key, id);
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "unknown or wrong member \"%s\" of model \"%s\"", key, id);
 	}
 	if (read_price_set(m, unit, &ps, id, "", err))
 		return BHIVE_ERR_INVALID;
@@ -252,7 +258,8 @@ static int apply_regions(model_entry *e, const json_t *regions, double unit, bhi
 {
 	const char *region;
 	const json_t *rv;
-	json_object_foreach ((json_t *)regions, region, rv) {
+	json_object_foreach((json_t *)regions, region, rv)
+	{
 		price_set ps = {{0}, 0};
 		region_price *r = find_or_add_region(e, region);
 		if (!r)
@@ -303,21 +310,20 @@ static int load_root(bhive_prices *p, const json_t *root, bhive_error *err)
 	const json_t *m;
 	const json_t *models = json_object_get(root, "models");
 	if (!json_is_object(root) || !json_is_object(models))
-		return bh_error_set(err, BHIVE_ERR_INVALID, "no \"models\" object at the top level");
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "no \"models\" object at the top level");
 	if (read_unit(root, &unit, err))
 		return BHIVE_ERR_INVALID;
 	int rc = 0;
-	json_object_foreach ((json_t *)models, id, m)
-		if ((rc = check_model(p, id, m, unit, err)) != 0)
-			return rc;
-	json_object_foreach ((json_t *)models, id, m)
-		if ((rc = apply_model(p, id, m, unit, err)) != 0)
-			return rc;
+	json_object_foreach((json_t *)models, id,
+	                    m) if ((rc = check_model(p, id, m, unit, err)) != 0) return rc;
+	json_object_foreach((json_t *)models, id,
+	                    m) if ((rc = apply_model(p, id, m, unit, err)) != 0) return rc;
 	return 0;
 }
 
-int bhive_prices_load_string(bhive_prices *prices, const char *text, size_t len,
-                             const char *what, bhive_error *err)
+int bhive_prices_load_string(bhive_prices *prices, const char *text, size_t len, const char *what,
+                             bhive_error *err)
 {
 	bhive_error_clear(err);
 	if (!prices || !text)

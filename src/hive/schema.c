@@ -10,12 +10,12 @@
  * carries the JSON path for messages; anyOf/oneOf try branches with errors
  * switched off. Depth is capped, so "$ref": "#" cannot loop for ever.
  */
+#include "hive/schema.h"
+#include "util/util.h"
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
-#include "hive/schema.h"
-#include "util/util.h"
 
 #define SCHEMA_MAX_DEPTH 64
 #define PATH_MAX_LEN 256
@@ -42,7 +42,7 @@ typedef struct walk {
 	bool compiling; /* messages are about the schema, not the value */
 } walk;
 
-static const char *const type_names[] = {"null",  "boolean", "object", "array",
+static const char *const type_names[] = {"null",   "boolean", "object", "array",
                                          "number", "integer", "string"};
 
 static int fail(walk *w, const char *fmt, ...) BH_PRINTF(2, 3);
@@ -115,14 +115,21 @@ static void walk_init(walk *w, const bh_schema *s, bhive_error *err)
 static const char *json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "object";
-	case JSON_ARRAY: return "array";
-	case JSON_STRING: return "string";
-	case JSON_INTEGER: return "integer";
-	case JSON_REAL: return "number";
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "boolean";
-	default: return "null";
+	case JSON_FALSE:
+		return "boolean";
+	default:
+		return "null";
 	}
 }
 
@@ -161,7 +168,8 @@ static bool object_eq(const json_t *a, const json_t *b)
 	const json_t *v;
 	if (json_object_size(a) != json_object_size(b))
 		return false;
-	json_object_foreach ((json_t *)a, k, v) {
+	json_object_foreach((json_t *)a, k, v)
+	{
 		const json_t *o = json_object_get(b, k);
 		if (!o || !json_eq(v, o))
 			return false;
@@ -327,7 +335,8 @@ static int compile_map(walk *w, bh_schema *s, const char *kw, const json_t *map)
 	if (!json_is_object(map))
 		return fail(w, "\"%s\" is not an object", kw);
 	size_t old = path_push_key(w, kw);
-	json_object_foreach ((json_t *)map, k, v) {
+	json_object_foreach((json_t *)map, k, v)
+	{
 		size_t old2 = path_push_key(w, k);
 		int rc = compile_node(w, s, v);
 		path_pop(w, old2);
@@ -364,11 +373,11 @@ static int compile_sub(walk *w, bh_schema *s, const char *kw, const json_t *sub)
 
 static const char *const number_kws[] = {"minimum", "maximum"};
 static const char *const exclusive_kws[] = {"exclusiveMinimum", "exclusiveMaximum"};
-static const char *const count_kws[] = {"minLength", "maxLength", "minItems", "maxItems",
-                                        "minProperties", "maxProperties"};
+static const char *const count_kws[] = {"minLength", "maxLength",     "minItems",
+                                        "maxItems",  "minProperties", "maxProperties"};
 
-/* Checks the scalar keywords: bounds, counts, required, enum, pattern. */
-static int check_scalars(walk *w, bh_schema *s, const json_t *node)
+/* Checks the numeric keywords: bounds and counts. */
+static int check_bounds(walk *w, const json_t *node)
 {
 	for (size_t i = 0; i < BH_ARRAY_LEN(number_kws); i++) {
 		const json_t *v = json_object_get(node, number_kws[i]);
@@ -385,6 +394,15 @@ static int check_scalars(walk *w, bh_schema *s, const json_t *node)
 		if (v && !(json_is_integer(v) && json_integer_value(v) >= 0))
 			return fail(w, "\"%s\" is not an integer >= 0", count_kws[i]);
 	}
+	return 0;
+}
+
+/* Checks the keywords that hold no subschema, compiling "pattern". */
+static int check_scalars(walk *w, bh_schema *s, const json_t *node)
+{
+	int rc = check_bounds(w, node);
+	if (rc)
+		return rc;
 	const json_t *req = json_object_get(node, "required");
 	for (size_t i = 0; req && i < json_array_size(req); i++)
 		if (!json_is_string(json_array_get(req, i)))
@@ -486,7 +504,10 @@ bh_schema *bh_schema_new(const json_t *schema, bhive_error *err)
 	return s;
 }
 
-const json_t *bh_schema_json(const bh_schema *s) { return s ? s->root : NULL; }
+const json_t *bh_schema_json(const bh_schema *s)
+{
+	return s ? s->root : NULL;
+}
 
 /* ---- validating --------------------------------------------------------- */
 
@@ -586,7 +607,8 @@ static int check_array(walk *w, const json_t *node, const json_t *v)
 		return fail(w, "array of %zu items has fewer than the minimum %lld", n,
 		            (long long)lo);
 	if (hi >= 0 && (json_int_t)n > hi)
-		return fail(w, "array of %zu items has more than the maximum %lld", n, (long long)hi);
+		return fail(w, "array of %zu items has more than the maximum %lld", n,
+		            (long long)hi);
 	const json_t *items = json_object_get(node, "items");
 	for (size_t i = 0; items && i < n; i++) {
 		size_t old = path_push_index(w, i);
@@ -623,7 +645,8 @@ static int check_properties(walk *w, const json_t *node, const json_t *v)
 	const json_t *mv;
 	const json_t *props = json_object_get(node, "properties");
 	const json_t *extra = json_object_get(node, "additionalProperties");
-	json_object_foreach ((json_t *)v, k, mv) {
+	json_object_foreach((json_t *)v, k, mv)
+	{
 		const json_t *sub = json_object_get(props, k);
 		if (!sub && json_is_false(extra))
 			return fail(w, "property \"%s\" is not allowed", k);
@@ -678,7 +701,7 @@ static int check_not(walk *w, const json_t *node, const json_t *v)
 {
 	const json_t *not = json_object_get(node, "not");
 	bhive_error *saved = w->err;
-	if (!not)
+	if (!not )
 		return 0;
 	w->err = NULL;
 	int rc = validate(w, not, v);
@@ -778,8 +801,9 @@ json_t *bh_schema_extract(const char *reply, bhive_error *err)
 		return bh_json_parse(start, len, "the JSON in the reply", err);
 	json_t *whole = json_loads(reply, JSON_DECODE_ANY, NULL);
 	if (!whole)
-		bh_error_set(err, BHIVE_ERR_SCHEMA,
-		             "no JSON found in the reply (no <json></json> tags, no ```json fence)");
+		bh_error_set(
+		    err, BHIVE_ERR_SCHEMA,
+		    "no JSON found in the reply (no <json></json> tags, no ```json fence)");
 	return whole;
 }
 

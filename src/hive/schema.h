@@ -18,8 +18,8 @@
 #ifndef BH_SCHEMA_H
 #define BH_SCHEMA_H
 
-#include <jansson.h>
 #include "bhive/error.h"
+#include <jansson.h>
 
 typedef struct bh_schema bh_schema;
 
@@ -30,7 +30,7 @@ typedef struct bh_schema bh_schema;
  * inside the schema: `schema at "$.properties.n" is not valid: "minimum" is not a number`.
  */
 bh_schema *bh_schema_new(const json_t *schema, bhive_error *err);
-void bh_schema_free(bh_schema *s);           /* NULL ok */
+void bh_schema_free(bh_schema *s); /* NULL ok */
 
 /* The schema given to bh_schema_new (borrowed). */
 const json_t *bh_schema_json(const bh_schema *s);

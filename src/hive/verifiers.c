@@ -10,13 +10,13 @@
  * on top: an authorizer that allows reading only, and a progress handler
  * that stops a query at its time limit.
  */
+#include "bhive/verify.h"
+#include "util/util.h"
 #include <ctype.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bhive/verify.h"
-#include "util/util.h"
 
 /* ---- arithmetic: evaluation --------------------------------------------- */
 
@@ -47,8 +47,7 @@ static long long arith_number(arith *a)
 	if (!isdigit((unsigned char)*a->p))
 		return arith_fail(a, "a number was expected");
 	while (isdigit((unsigned char)*a->p)) {
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, *a->p - '0', &v))
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *a->p - '0', &v))
 			return arith_fail(a, "a number is too large");
 		a->p++;
 	}
@@ -120,8 +119,8 @@ static long long arith_expr(arith *a)
 			return v;
 		a->p++;
 		long long r = arith_term(a);
-		bool o = op == '+' ? __builtin_add_overflow(v, r, &v)
-		                   : __builtin_sub_overflow(v, r, &v);
+		bool o =
+		    op == '+' ? __builtin_add_overflow(v, r, &v) : __builtin_sub_overflow(v, r, &v);
 		if (o)
 			arith_fail(a, "the value overflows 64 bits");
 	}
@@ -180,17 +179,37 @@ static bool looks_like_expression(const char *s, size_t n)
 	return false;
 }
 
-/* Trims spaces and a trailing operator-free junk such as ")" left over from
- * prose; returns the new length. */
+static int paren_balance(const char *s, size_t n)
+{
+	int b = 0;
+	for (size_t i = 0; i < n; i++)
+		b += (s[i] == '(') - (s[i] == ')');
+	return b;
+}
+
+/* Cuts a span of expression characters down to what can be an expression:
+ * no spaces or operators at the ends, and no parenthesis that belongs to
+ * the prose around it ("(see 3+4)" leaves "3+4"). Returns the new length. */
 static size_t trim_span(const char **s, size_t n)
 {
-	while (n > 0 && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		n--;
+	for (;;) {
+		size_t before = n;
+		while (n > 0 && strchr(" \t", **s)) {
+			(*s)++;
+			n--;
+		}
+		while (n > 0 && strchr(" \t(+-*/", (*s)[n - 1]))
+			n--;
+		int b = paren_balance(*s, n);
+		if (n > 0 && b > 0 && **s == '(') {
+			(*s)++;
+			n--;
+		} else if (n > 0 && b < 0 && (*s)[n - 1] == ')') {
+			n--;
+		}
+		if (n == before)
+			return n;
 	}
-	while (n > 0 && ((*s)[n - 1] == ' ' || (*s)[n - 1] == '\t'))
-		n--;
-	return n;
 }
 
 /* Finds the longest evaluable expression in the question. */
@@ -261,8 +280,10 @@ static char *last_answer_tag(const char *answer)
 	if (!start)
 		return NULL;
 	char *t = bh_strndup(start, len);
-	if (t)
-		memmove(t, bh_trim(t), strlen(bh_trim(t)) + 1);
+	if (t) {
+		char *trimmed = bh_trim(t);
+		memmove(t, trimmed, strlen(trimmed) + 1);
+	}
 	return t;
 }
 
@@ -276,8 +297,8 @@ static char *last_number(const char *text)
 			continue;
 		const char *s = (p > text && p[-1] == '-') ? p - 1 : p;
 		const char *e = p;
-		while (isdigit((unsigned char)*e) || ((*e == ',' || *e == '.') &&
-		                                      isdigit((unsigned char)e[1])))
+		while (isdigit((unsigned char)*e) ||
+		       ((*e == ',' || *e == '.') && isdigit((unsigned char)e[1])))
 			e++;
 		found = s;
 		len = (size_t)(e - s);
@@ -293,8 +314,8 @@ static char *verdict(long long expected, const char *given, double *score)
 	if (kind == 1 && v == expected) {
 		if (score)
 			*score = 1.0;
-		return bh_asprintf("The answer %lld is correct: the expression evaluates to %lld.", v,
-		                   expected);
+		return bh_asprintf("The answer %lld is correct: the expression evaluates to %lld.",
+		                   v, expected);
 	}
 	if (score)
 		*score = 0.0;
@@ -303,15 +324,16 @@ static char *verdict(long long expected, const char *given, double *score)
 	return bh_asprintf("The answer %.200s is incorrect.", given);
 }
 
-char *bhive_verifier_arithmetic(void *ud, const char *question, const char *answer,
-                                double *score, bhive_error *err)
+char *bhive_verifier_arithmetic(void *ud, const char *question, const char *answer, double *score,
+                                bhive_error *err)
 {
 	long long expected;
 	char shown[256];
 	BH_UNUSED(ud);
 	if (!question || find_expression(question, &expected, shown, sizeof(shown)) != 0) {
-		bh_error_set(err, BHIVE_ERR_VERIFIER,
-		             "arithmetic verifier found no expression it can evaluate in the question");
+		bh_error_set(
+		    err, BHIVE_ERR_VERIFIER,
+		    "arithmetic verifier found no expression it can evaluate in the question");
 		return NULL;
 	}
 	char *given = last_answer_tag(answer ? answer : "");
@@ -341,8 +363,8 @@ struct bhive_sql_verifier {
 	int max_rows;
 	long time_limit_ms;
 	int64_t deadline_ms;
-	bool has_expected;    /* an expected query was set */
-	char **expected;      /* its rows, sorted */
+	bool has_expected; /* an expected query was set */
+	char **expected;   /* its rows, sorted */
 	size_t nexpected;
 };
 
@@ -553,7 +575,8 @@ int bhive_verifier_sql_set_expected(bhive_sql_verifier *v, const char *expected_
 		return 0;
 	if (run_query(v, expected_sql, &r, true) != 0) {
 		sql_result_release(&r);
-		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory running the expected query");
+		return bh_error_set(err, BHIVE_ERR_NOMEM,
+		                    "out of memory running the expected query");
 	}
 	if (r.error[0]) {
 		bh_error_set(err, BHIVE_ERR_VERIFIER, "the expected query failed: %s", r.error);
@@ -654,8 +677,8 @@ static char *describe(const bhive_sql_verifier *v, const sql_result *r)
 	if (r->total > v->max_rows)
 		return bh_asprintf("The query returned %lld rows:\n%s\n(%lld more rows)", r->total,
 		                   r->text.data, r->total - v->max_rows);
-	return bh_asprintf("The query returned %lld row%s:\n%s", r->total,
-	                   r->total == 1 ? "" : "s", r->text.data ? r->text.data : "");
+	return bh_asprintf("The query returned %lld row%s:\n%s", r->total, r->total == 1 ? "" : "s",
+	                   r->text.data ? r->text.data : "");
 }
 
 char *bhive_verifier_sql(void *ud, const char *question, const char *answer, double *score,

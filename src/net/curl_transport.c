@@ -388,28 +388,26 @@ static int reap_stalled(bh_curl *c, int64_t now)
 }
 
 /* Runs transfers until one finishes or the time is up; a finished transfer
- * returns at once so the client can act on it (retry timers, callbacks). */
+ * returns at once so the client can act on it (retry timers, callbacks).
+ * Waiting comes first: curl_multi_perform walks every transfer, so it runs
+ * once per wake-up, and a just-added transfer makes the wait return at once
+ * (libcurl arms a zero timeout for it). */
 static int curl_poll(void *ud, long timeout_ms)
 {
 	bh_curl *c = ud;
 	int64_t deadline = bh_now_ms() + (timeout_ms < 0 ? 1000 : timeout_ms);
 	for (;;) {
+		int64_t now = bh_now_ms();
+		int64_t wait = (deadline < c->next_scan ? deadline : c->next_scan) - now;
+		wait = wait < 0 ? 0 : wait > 1000 ? 1000 : wait;
 		int running;
-		if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+		if (curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL) != CURLM_OK ||
+		    curl_multi_perform(c->multi, &running) != CURLM_OK)
 			return -1;
 		int done = drain(c);
 		done += reap_stalled(c, bh_now_ms());
-		if (done > 0 || c->inflight == 0)
+		if (done > 0 || c->inflight == 0 || bh_now_ms() >= deadline)
 			break;
-		int64_t now = bh_now_ms();
-		int64_t wait = (deadline < c->next_scan ? deadline : c->next_scan) - now;
-		if (deadline - now <= 0)
-			break;
-		if (wait < 1)
-			wait = 1;
-		if (curl_multi_poll(c->multi, NULL, 0, (int)(wait > 1000 ? 1000 : wait), NULL) !=
-		    CURLM_OK)
-			return -1;
 	}
 	return c->inflight;
 }

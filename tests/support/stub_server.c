@@ -184,12 +184,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	bh_stub_reply r = {.status = 404, .body_len = 13};
+	static const char unrouted[] = "no stub route";
+	bh_stub_reply r = {.status = 404, .body_len = sizeof(unrouted) - 1};
 	char *body = NULL, *headers = NULL;
 	pthread_mutex_lock(&s->lock);
 	record_add(s, record_new(c, method, url, sc));
 	if (!route_take(s, method, url, &r, &body, &headers))
-		body = bh_strdup("no stub route");
+		body = bh_strdup(unrouted);
 	pthread_mutex_unlock(&s->lock);
 	return answer(c, &r, body, headers);
 }

@@ -21,7 +21,9 @@
  * .times = 1 on the first. A request no route answers gets 404 with the body
  * "no stub route". Each connection runs on its own thread, so a route's
  * delay holds only its own request. All calls are thread-safe; recorded
- * requests stay valid until bh_stub_reset or bh_stub_free.
+ * requests stay valid until bh_stub_reset or bh_stub_free. The server
+ * allocates through bh_malloc, so keep bh_alloc_fail_after off while a
+ * request is in flight.
  */
 #ifndef BH_STUB_SERVER_H
 #define BH_STUB_SERVER_H
