@@ -14,27 +14,27 @@
  *
  * --only runs one side (for profilers such as perf or strace -c).
  */
+#include "bhive/client.h"
+#include "util/util.h"
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <curl/curl.h>
-#include <microhttpd.h>
-#include "bhive/client.h"
-#include "util/util.h"
+#include <unistd.h>
 
 static const char response_body[] =
-	"{\"metrics\":{\"latencyMs\":268},\"output\":{\"message\":{\"content\":[{\"text\":"
-	"\"Hello! How can I assist you today? Whether you have questions, need information, "
-	"or just want to chat, I'm here to help.\"}],\"role\":\"assistant\"}},\"stopReason\":"
-	"\"end_turn\",\"usage\":{\"inputTokens\":7,\"outputTokens\":30,\"totalTokens\":37}}";
+    "{\"metrics\":{\"latencyMs\":268},\"output\":{\"message\":{\"content\":[{\"text\":"
+    "\"Hello! How can I assist you today? Whether you have questions, need information, "
+    "or just want to chat, I'm here to help.\"}],\"role\":\"assistant\"}},\"stopReason\":"
+    "\"end_turn\",\"usage\":{\"inputTokens\":7,\"outputTokens\":30,\"totalTokens\":37}}";
 
 #define MODEL "anthropic.claude-3-haiku-20240307-v1:0"
 #define PATH "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
@@ -55,7 +55,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	struct MHD_Response *r = MHD_create_response_from_buffer(
-		sizeof(response_body) - 1, (void *)response_body, MHD_RESPMEM_PERSISTENT);
+	    sizeof(response_body) - 1, (void *)response_body, MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "x-amzn-RequestId", "00000000-0000-0000-0000-000000000000");
 	enum MHD_Result rc = MHD_queue_response(conn, 200, r);
@@ -65,11 +65,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 static void serve(int fd)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, answer, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, answer, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
 	int port = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port : 0;
 	if (write(fd, &port, sizeof(port)) != sizeof(port) || !d)
 		_exit(1);
@@ -106,7 +106,7 @@ static double cpu_seconds(void)
 }
 
 typedef struct result {
-	double cpu_us;   /* per call */
+	double cpu_us; /* per call */
 	double wall_s;
 	long failed;
 } result;
@@ -144,7 +144,7 @@ static void bh_done(void *ud, json_t *resp, const bhive_error *err, const bhive_
 
 static result run_bhive(bhive_client *c, long calls, int inflight)
 {
-	bh_run r = { c, make_request(), 0, calls, 0 };
+	bh_run r = {c, make_request(), 0, calls, 0};
 	double t0 = bh_now_s(), c0 = cpu_seconds();
 	for (int i = 0; i < inflight && r.started < calls; i++) {
 		r.started++;
@@ -152,7 +152,7 @@ static result run_bhive(bhive_client *c, long calls, int inflight)
 			r.failed++;
 	}
 	bhive_client_run(c, -1);
-	result out = { (cpu_seconds() - c0) * 1e6 / (double)calls, bh_now_s() - t0, r.failed };
+	result out = {(cpu_seconds() - c0) * 1e6 / (double)calls, bh_now_s() - t0, r.failed};
 	json_decref(r.req);
 	return out;
 }
@@ -237,7 +237,7 @@ static result run_bare(const char *url, long calls, int inflight)
 	}
 	double t0 = bh_now_s(), c0 = cpu_seconds();
 	long failed = bare_loop(m, xs, calls, inflight, req);
-	result out = { (cpu_seconds() - c0) * 1e6 / (double)calls, bh_now_s() - t0, failed };
+	result out = {(cpu_seconds() - c0) * 1e6 / (double)calls, bh_now_s() - t0, failed};
 	for (int i = 0; i < inflight; i++) {
 		curl_easy_cleanup(xs[i].easy);
 		bh_buf_release(&xs[i].body);
@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 		run_bhive(c, 1000, inflight); /* warm: connections, credentials, pools */
 	if (do_b)
 		run_bare(url, 1000, inflight);
-	result best_a = { 1e300, 0, 0 }, best_b = { 1e300, 0, 0 };
+	result best_a = {1e300, 0, 0}, best_b = {1e300, 0, 0};
 	for (int i = 0; i < rounds; i++) {
 		result b = do_b ? run_bare(url, calls, inflight) : best_b;
 		result a = do_a ? run_bhive(c, calls, inflight) : best_a;

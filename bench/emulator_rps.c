@@ -19,11 +19,12 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
 #include "util/util.h"
 
-#define BODY                                                                                  \
-	"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is the result of "      \
-	"3+4*5+6-7*8? Make sure to state your answer in <answer> </answer> tags.\"}]}],"         \
+#define BODY                                                                                       \
+	"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is the result of "        \
+	"3+4*5+6-7*8? Make sure to state your answer in <answer> </answer> tags.\"}]}],"           \
 	"\"inferenceConfig\":{\"maxTokens\":512,\"temperature\":0.7}}"
 
 typedef struct bench {
@@ -45,10 +46,10 @@ static int parse_args(bench *b, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		long *num = strcmp(argv[i], "--requests") == 0      ? &b->requests
-			    : strcmp(argv[i], "--connections") == 0 ? &b->connections
-			    : strcmp(argv[i], "--max-seconds") == 0 ? &b->max_seconds
-			    : strcmp(argv[i], "--record-max") == 0  ? &b->record_max
-								    : NULL;
+		            : strcmp(argv[i], "--connections") == 0 ? &b->connections
+		            : strcmp(argv[i], "--max-seconds") == 0 ? &b->max_seconds
+		            : strcmp(argv[i], "--record-max") == 0  ? &b->record_max
+		                                                    : NULL;
 		if (!v)
 			return -1;
 		if (num && (bh_parse_long(v, num) || *num < 1))
@@ -70,7 +71,7 @@ static int start_emulator(bench *b)
 	char record[32];
 	snprintf(record, sizeof(record), "%ld", b->record_max);
 	const char *argv[16] = {BHIVE_EMULATOR_BIN, "--port", "0", "--time-scale", "0",
-				"--record-max", record};
+	                        "--record-max",     record};
 	int n = 7;
 	if (b->latency) {
 		argv[n++] = "--latency-ms";
@@ -150,7 +151,7 @@ static double run(bench *b)
 {
 	char url[256];
 	snprintf(url, sizeof(url), "%s/model/anthropic.claude-3-sonnet-20240229-v1%%3A0/converse",
-		 b->base);
+	         b->base);
 	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer bench");
 	h = curl_slist_append(h, "Content-Type: application/json");
 	CURLM *m = curl_multi_init();
@@ -184,11 +185,11 @@ static double run(bench *b)
 
 int main(int argc, char **argv)
 {
-	bench b = {.requests = 50000, .connections = 256, .max_seconds = 60,
-		   .record_max = 100000};
+	bench b = {.requests = 50000, .connections = 256, .max_seconds = 60, .record_max = 100000};
 	if (parse_args(&b, argc, argv)) {
-		fprintf(stderr, "usage: bench_emulator_rps [--requests N] [--connections C] "
-				"[--max-seconds S] [--latency-ms SPEC] [--record-max N] [--url URL]\n");
+		fprintf(stderr,
+		        "usage: bench_emulator_rps [--requests N] [--connections C] "
+		        "[--max-seconds S] [--latency-ms SPEC] [--record-max N] [--url URL]\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -200,8 +201,8 @@ int main(int argc, char **argv)
 	}
 	double t = run(&b);
 	printf("bhive-emulator (simulated models) at %s\n", b.base);
-	printf("connections %ld, requests %ld done (%ld ok, %ld errors) in %.2f s\n",
-	       b.connections, b.done, b.ok, b.errors, t);
+	printf("connections %ld, requests %ld done (%ld ok, %ld errors) in %.2f s\n", b.connections,
+	       b.done, b.ok, b.errors, t);
 	printf("throughput %.0f requests/s\n", t > 0 ? (double)b.done / t : 0.0);
 	printf("status 2xx %ld, 4xx %ld, 5xx %ld\n", b.status[2], b.status[4], b.status[5]);
 	if (b.pid > 0) {

@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include "emu.h"
+
 #include "aws/sigv4.h"
+#include "emu.h"
 
 #define SKEW_SECONDS 300
 
@@ -36,14 +37,15 @@ static const char unrecognized[] = "The security token included in the request i
 static int check_bearer(const emu_config *c, const char *token, emu_status *st)
 {
 	if (c->num_api_keys == 0 && c->num_keys == 0)
-		return token[0] ? 0 : deny(st, "AccessDeniedException",
-					   "Authentication failed: Please make sure your API Key "
-					   "is valid.");
+		return token[0] ? 0
+		                : deny(st, "AccessDeniedException",
+		                       "Authentication failed: Please make sure your API Key "
+		                       "is valid.");
 	for (size_t i = 0; i < c->num_api_keys; i++)
 		if (strcmp(c->api_keys[i], token) == 0)
 			return 0;
 	return deny(st, "AccessDeniedException",
-		    "Authentication failed: Please make sure your API Key is valid.");
+	            "Authentication failed: Please make sure your API Key is valid.");
 }
 
 /* AWS rejects a request signed more than five minutes away from its clock. */
@@ -54,15 +56,15 @@ static int check_skew(int64_t t, int64_t now, const char *amz_date, emu_status *
 	if (t < now - SKEW_SECONDS) {
 		bh_amz_date(now - SKEW_SECONDS, edge);
 		emu_status_set(st, 403, "InvalidSignatureException",
-			       "Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			       amz_date, edge, now_s);
+		               "Signature expired: %s is now earlier than %s (%s - 5 min.)",
+		               amz_date, edge, now_s);
 		return -1;
 	}
 	if (t > now + SKEW_SECONDS) {
 		bh_amz_date(now + SKEW_SECONDS, edge);
 		emu_status_set(st, 403, "InvalidSignatureException",
-			       "Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			       amz_date, edge, now_s);
+		               "Signature not yet current: %s is still later than %s (%s + 5 min.)",
+		               amz_date, edge, now_s);
 		return -1;
 	}
 	return 0;
@@ -77,22 +79,22 @@ static const emu_key *find_key(const emu_config *c, const char *id)
 }
 
 static const char bad_signature[] =
-	"The request signature we calculated does not match the signature you provided. "
-	"Check your AWS Secret Access Key and signing method. Consult the service "
-	"documentation for details.";
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service "
+    "documentation for details.";
 
 /* The library's verifier recomputes the signature over exactly the headers
  * the client listed, the raw path and the body. */
-static int verify_signature(const emu_auth_request *r, const bh_sigv4_auth *a,
-			    const emu_key *key, emu_status *st)
+static int verify_signature(const emu_auth_request *r, const bh_sigv4_auth *a, const emu_key *key,
+                            emu_status *st)
 {
 	bh_sigv4_header *hs = bh_calloc(r->num_headers ? r->num_headers : 1, sizeof(*hs));
 	if (!hs)
 		return deny(st, "InternalServerException", "out of memory");
 	for (size_t i = 0; i < r->num_headers; i++)
 		hs[i] = (bh_sigv4_header){r->headers[i].name, r->headers[i].value};
-	bh_sigv4_request req = {r->method, r->raw_path, r->query, hs, r->num_headers, r->body,
-				r->body_len, NULL};
+	bh_sigv4_request req = {r->method,      r->raw_path, r->query,    hs,
+	                        r->num_headers, r->body,     r->body_len, NULL};
 	int rc = bh_sigv4_verify(&req, a, key->secret_access_key, NULL, NULL, NULL);
 	bh_free(hs);
 	return rc == 0 ? 0 : deny(st, "InvalidSignatureException", bad_signature);
@@ -109,27 +111,30 @@ static int check_token(const emu_auth_request *r, const emu_key *key, emu_status
 }
 
 static int check_sigv4(const emu_config *c, const emu_auth_request *r, const char *value,
-		       emu_status *st)
+                       emu_status *st)
 {
 	bh_sigv4_auth a;
 	bhive_error e;
 	memset(&e, 0, sizeof(e));
 	if (bh_sigv4_parse_authorization(value, &a, &e) != 0)
-		return deny(st, "IncompleteSignatureException", e.message[0] ? e.message :
-			    "Authorization header is not a valid AWS Signature Version 4 header.");
+		return deny(
+		    st, "IncompleteSignatureException",
+		    e.message[0]
+		        ? e.message
+		        : "Authorization header is not a valid AWS Signature Version 4 header.");
 	const char *amz_date = header(r, "x-amz-date");
 	int64_t t = bh_sigv4_parse_amz_date(amz_date);
 	if (t < 0)
 		return deny(st, "IncompleteSignatureException",
-			    "Authorization header requires existence of either a 'X-Amz-Date' or "
-			    "a 'Date' header.");
+		            "Authorization header requires existence of either a 'X-Amz-Date' or "
+		            "a 'Date' header.");
 	const emu_key *key = find_key(c, a.access_key_id);
 	bool permissive = c->num_keys == 0 && c->num_api_keys == 0;
 	if (!key && !permissive)
 		return deny(st, "UnrecognizedClientException", unrecognized);
 	if (strcmp(a.service, "bedrock") != 0)
 		return deny(st, "InvalidSignatureException",
-			    "Credential should be scoped to correct service: 'bedrock'. ");
+		            "Credential should be scoped to correct service: 'bedrock'. ");
 	if (check_skew(t, r->now, amz_date, st))
 		return -1;
 	if (!key)
@@ -143,13 +148,14 @@ int emu_auth_check(const emu_config *c, const emu_auth_request *r, emu_status *s
 {
 	const char *auth = header(r, "authorization");
 	if (!auth || !auth[0])
-		return deny(st, "MissingAuthenticationTokenException", "Missing Authentication Token");
+		return deny(st, "MissingAuthenticationTokenException",
+		            "Missing Authentication Token");
 	if (strncasecmp(auth, "Bearer ", 7) == 0)
 		return check_bearer(c, auth + 7, st);
 	if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) == 0)
 		return check_sigv4(c, r, auth, st);
 	return deny(st, "IncompleteSignatureException",
-		    "Authorization header requires 'Credential' parameter. Authorization header "
-		    "requires 'Signature' parameter. Authorization header requires "
-		    "'SignedHeaders' parameter.");
+	            "Authorization header requires 'Credential' parameter. Authorization header "
+	            "requires 'Signature' parameter. Authorization header requires "
+	            "'SignedHeaders' parameter.");
 }

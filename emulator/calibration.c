@@ -4,9 +4,9 @@
  * reflection turns as bhive's engine sends (docs/PROMPTS.md), the answer
  * read from <answer> tags and compared with the exact value.
  */
-#include <string.h>
 #include "calibration.h"
 #include "reasoner_int.h"
+#include <string.h>
 
 static const char reflect_prompt[] = "\nPlease reiterate your answer by thinking step by step, "
                                      "making sure to state your answer at the end of the "
@@ -14,9 +14,9 @@ static const char reflect_prompt[] = "\nPlease reiterate your answer by thinking
 
 /* From ../shared/reference/published-results.md; round 4 was not published. */
 static const double published[EMU_DIFFICULTIES][6] = {
-	{0.84, 1.00, 1.00, 1.00, -1, 1.00},
-	{0.47, 0.55, 0.58, 0.61, -1, 0.62},
-	{0.22, 0.28, 0.30, 0.30, -1, 0.31},
+    {0.84, 1.00, 1.00, 1.00, -1, 1.00},
+    {0.47, 0.55, 0.58, 0.61, -1, 0.62},
+    {0.22, 0.28, 0.30, 0.30, -1, 0.31},
 };
 
 const char *emu_difficulty_name(int difficulty)
@@ -54,9 +54,10 @@ static char *make_question(bh_rng *r, int difficulty, long long *truth)
 	for (int i = 0; i < 6; i++)
 		op[i] = lo + (long long)bh_rng_below(r, (uint64_t)(hi - lo));
 	*truth = op[0] + op[1] * op[2] + op[3] - op[4] * op[5];
-	return bh_asprintf("What is the result of %lld+%lld*%lld+%lld-%lld*%lld? Make sure to state "
-	                   "your answer in <answer> </answer> tags.",
-	                   op[0], op[1], op[2], op[3], op[4], op[5]);
+	return bh_asprintf(
+	    "What is the result of %lld+%lld*%lld+%lld-%lld*%lld? Make sure to state "
+	    "your answer in <answer> </answer> tags.",
+	    op[0], op[1], op[2], op[3], op[4], op[5]);
 }
 
 static bool is_right(const char *reply, long long truth)
@@ -72,8 +73,8 @@ static size_t request_chars(const json_t *messages)
 {
 	size_t i, total = 0;
 	json_t *m;
-	json_array_foreach(messages, i, m)
-		total += strlen(bh_json_str(json_array_get(json_object_get(m, "content"), 0), "text"));
+	json_array_foreach(messages, i, m) total +=
+	    strlen(bh_json_str(json_array_get(json_object_get(m, "content"), 0), "text"));
 	return total;
 }
 
@@ -119,7 +120,8 @@ int emu_calibrate(const emu_reasoner_params *p, int difficulty, int n, int round
 	bh_rng r;
 	memset(out, 0, sizeof(*out));
 	if (n < 1 || rounds < 0 || rounds > EMU_CALIB_MAX_ROUNDS)
-		return bh_error_set(err, BHIVE_ERR_INVALID, "calibration needs n >= 1 and 0..%d rounds",
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "calibration needs n >= 1 and 0..%d rounds",
 		                    EMU_CALIB_MAX_ROUNDS);
 	bh_rng_seed(&r, bh_hash64(&difficulty, sizeof(difficulty), seed));
 	out->rounds = rounds;

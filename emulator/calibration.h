@@ -14,11 +14,11 @@ enum { EMU_EASY, EMU_MEDIUM, EMU_HARD, EMU_DIFFICULTIES };
 #define EMU_CALIB_MAX_ROUNDS 10
 
 typedef struct emu_calib_result {
-	int rounds;                                         /* reflections run */
+	int rounds; /* reflections run */
 	int questions;
-	double accuracy[EMU_CALIB_MAX_ROUNDS + 1];          /* by round, 0 = first answer */
-	double input_tokens[EMU_CALIB_MAX_ROUNDS + 1];      /* mean per question, chars / 4 */
-	double output_tokens[EMU_CALIB_MAX_ROUNDS + 1];     /* mean per question, chars / 4 */
+	double accuracy[EMU_CALIB_MAX_ROUNDS + 1];      /* by round, 0 = first answer */
+	double input_tokens[EMU_CALIB_MAX_ROUNDS + 1];  /* mean per question, chars / 4 */
+	double output_tokens[EMU_CALIB_MAX_ROUNDS + 1]; /* mean per question, chars / 4 */
 } emu_calib_result;
 
 /* "easy", "medium", "hard". */

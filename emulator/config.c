@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+
 #include "emu.h"
 #include "reasoner.h"
 
@@ -53,7 +54,7 @@ static void *push(void **arr, size_t *n, size_t size)
 }
 
 static const char *const geo_prefixes[] = {"us.", "eu.", "apac.", "global.", "us-gov.",
-					   "jp.", "au.", "ca.", NULL};
+                                           "jp.", "au.", "ca.",   NULL};
 
 void emu_model_base_id(const char *model_id, char *out, size_t outsz)
 {
@@ -125,7 +126,7 @@ int emu_config_add_defaults(emu_config *c, bhive_error *err)
 }
 
 static int model_from_json(emu_config *c, const char *id, const json_t *j, const char *base_dir,
-			   bhive_error *err)
+                           bhive_error *err)
 {
 	if (!json_is_object(j))
 		return bh_error_set(err, BHIVE_ERR_CONFIG, "model \"%s\" is not an object", id);
@@ -135,7 +136,7 @@ static int model_from_json(emu_config *c, const char *id, const json_t *j, const
 	const char *kind = bh_json_str(j, "kind");
 	if (kind && strcmp(kind, "scripted") != 0 && strcmp(kind, "reasoner") != 0)
 		return bh_error_set(err, BHIVE_ERR_CONFIG, "model \"%s\" has unknown kind \"%s\"",
-				    id, kind);
+		                    id, kind);
 	m->kind = bh_streq(kind, "scripted") ? EMU_MODEL_SCRIPTED : EMU_MODEL_REASONER;
 	m->skill = bh_json_num(j, "skill", m->skill);
 	m->reflection = bh_json_num(j, "reflection", m->reflection);
@@ -161,12 +162,15 @@ static int keys_from_json(emu_config *c, const json_t *keys, bhive_error *err)
 {
 	size_t i;
 	const json_t *k;
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		const char *id = bh_json_str(k, "access_key_id");
 		const char *secret = bh_json_str(k, "secret_access_key");
 		if (!id || !secret)
-			return bh_error_set(err, BHIVE_ERR_CONFIG, "key %zu needs access_key_id and "
-					    "secret_access_key", i + 1);
+			return bh_error_set(err, BHIVE_ERR_CONFIG,
+			                    "key %zu needs access_key_id and "
+			                    "secret_access_key",
+			                    i + 1);
 		emu_key *e = push((void **)&c->keys, &c->num_keys, sizeof(*e));
 		if (!e)
 			return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
@@ -181,7 +185,8 @@ static int api_keys_from_json(emu_config *c, const json_t *keys, bhive_error *er
 {
 	size_t i;
 	const json_t *k;
-	json_array_foreach(keys, i, k) {
+	json_array_foreach(keys, i, k)
+	{
 		if (!json_is_string(k))
 			return bh_error_set(err, BHIVE_ERR_CONFIG, "api_keys must be strings");
 		if (emu_config_add_api_key(c, json_string_value(k), err))
@@ -190,8 +195,7 @@ static int api_keys_from_json(emu_config *c, const json_t *keys, bhive_error *er
 	return 0;
 }
 
-int emu_config_load_json(emu_config *c, const json_t *root, const char *base_dir,
-			 bhive_error *err)
+int emu_config_load_json(emu_config *c, const json_t *root, const char *base_dir, bhive_error *err)
 {
 	if (!json_is_object(root))
 		return bh_error_set(err, BHIVE_ERR_CONFIG, "configuration is not a JSON object");
@@ -204,7 +208,8 @@ int emu_config_load_json(emu_config *c, const json_t *root, const char *base_dir
 	c->has_faults = c->has_faults || f;
 	const char *id;
 	const json_t *m;
-	json_object_foreach((json_t *)json_object_get(root, "models"), id, m) {
+	json_object_foreach((json_t *)json_object_get(root, "models"), id, m)
+	{
 		if (model_from_json(c, id, m, base_dir, err))
 			return BHIVE_ERR_CONFIG;
 	}
@@ -224,7 +229,7 @@ int emu_config_load(emu_config *c, const char *path, bhive_error *err)
 		return BHIVE_ERR_CONFIG;
 	char *copy = bh_strdup(path);
 	int rc = copy ? emu_config_load_json(c, root, dirname(copy), err)
-		      : bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
+	              : bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
 	bh_free(copy);
 	json_decref(root);
 	if (rc)
@@ -238,7 +243,7 @@ int emu_config_add_key(emu_config *c, const char *spec, bhive_error *err)
 	const char *c1 = strchr(spec, ':');
 	if (!c1 || c1 == spec || !c1[1])
 		return bh_error_set(err, BHIVE_ERR_INVALID,
-				    "key must be ACCESS_KEY_ID:SECRET[:SESSION_TOKEN]");
+		                    "key must be ACCESS_KEY_ID:SECRET[:SESSION_TOKEN]");
 	const char *c2 = strchr(c1 + 1, ':');
 	emu_key *e = push((void **)&c->keys, &c->num_keys, sizeof(*e));
 	if (!e)

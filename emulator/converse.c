@@ -9,9 +9,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include "server_int.h"
-#include "reasoner.h"
+
 #include "aws/sigv4.h"
+#include "reasoner.h"
+#include "server_int.h"
 
 typedef struct converse {
 	emu_server *s;
@@ -20,12 +21,12 @@ typedef struct converse {
 	char model_id[1024];
 	emu_model *model;
 	const emu_faults *faults;
-	json_t *req;              /* parsed body */
+	json_t *req; /* parsed body */
 	emu_http_header *headers;
 	size_t num_headers;
 	char request_id[37];
 	emu_status st;
-	json_t *entry;            /* the record of this request */
+	json_t *entry; /* the record of this request */
 } converse;
 
 /* What the model said, before Bedrock-side shaping. */
@@ -33,7 +34,7 @@ typedef struct answer {
 	char *text;
 	char *reasoning;
 	const char *stop_reason;
-	double delay_ms;          /* < 0: the model's own latency */
+	double delay_ms; /* < 0: the model's own latency */
 } answer;
 
 static const char invalid_model[] = "The provided model identifier is invalid.";
@@ -68,9 +69,10 @@ static void redact_authorization(const char *value, char *out, size_t outsz)
 	if (bh_starts_with(value, "AWS4-HMAC-SHA256 ") &&
 	    bh_sigv4_parse_authorization(value, &a, NULL) == 0) {
 		bh_redact(a.access_key_id, key, sizeof(key));
-		snprintf(out, outsz, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
-			 "SignedHeaders=%s, Signature=[redacted]", key, a.date, a.region,
-			 a.service, a.signed_headers);
+		snprintf(out, outsz,
+		         "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
+		         "SignedHeaders=%s, Signature=[redacted]",
+		         key, a.date, a.region, a.service, a.signed_headers);
 		return;
 	}
 	const char *sp = strchr(value, ' ');
@@ -104,22 +106,22 @@ static json_t *record_entry(const converse *c, const char *op)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "model", c->model_id, "path",
-			      c->raw_path, "operation", op, "time", when, "request_id",
-			      c->request_id);
+	json_t *e =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "model", c->model_id, "path", c->raw_path,
+	              "operation", op, "time", when, "request_id", c->request_id);
 	json_object_set_new(e, "headers", record_headers(c));
-	json_object_set_new(e, "_body_raw", json_stringn(c->q->body.data ? c->q->body.data : "",
-							 c->q->body.len));
+	json_object_set_new(e, "_body_raw",
+	                    json_stringn(c->q->body.data ? c->q->body.data : "", c->q->body.len));
 	return e;
 }
 
 /* Files the request under its outcome and sends (or parks) the response. */
 static enum MHD_Result finish(converse *c, unsigned status, const char *outcome,
-			      struct MHD_Response *r, double delay_ms)
+                              struct MHD_Response *r, double delay_ms)
 {
 	json_object_set_new(c->entry, "status", json_integer(status));
 	json_object_set_new(c->entry, "error_type",
-			    c->st.http_status ? json_string(c->st.type) : json_null());
+	                    c->st.http_status ? json_string(c->st.type) : json_null());
 	json_object_set_new(c->entry, "outcome", json_string(outcome));
 	emu_record_count(c->s->rec, c->model ? c->model->id : c->model_id, outcome);
 	emu_record_add(c->s->rec, c->entry);
@@ -130,15 +132,15 @@ static enum MHD_Result finish(converse *c, unsigned status, const char *outcome,
 static enum MHD_Result fail(converse *c, double delay_ms)
 {
 	return finish(c, (unsigned)c->st.http_status, c->st.type,
-		      emu_response_error(&c->st, c->request_id), delay_ms);
+	              emu_response_error(&c->st, c->request_id), delay_ms);
 }
 
 /* ---- checks before the model runs -------------------------------------- */
 
 static int authenticate(converse *c)
 {
-	emu_auth_request ar = {"POST", c->raw_path, NULL, c->headers, c->num_headers,
-			       c->q->body.data, c->q->body.len, bh_wall_time()};
+	emu_auth_request ar = {"POST",         c->raw_path,     NULL,           c->headers,
+	                       c->num_headers, c->q->body.data, c->q->body.len, bh_wall_time()};
 	return emu_auth_check(c->s->cfg, &ar, &c->st);
 }
 
@@ -151,8 +153,8 @@ static int parse_and_validate(converse *c, const char *op)
 		return -1;
 	if (strcmp(op, "converse-stream") == 0) {
 		emu_status_set(&c->st, 400, "ValidationException",
-			       "ConverseStream is not supported by bhive-emulator (simulated "
-			       "models); call Converse instead.");
+		               "ConverseStream is not supported by bhive-emulator (simulated "
+		               "models); call Converse instead.");
 		return -1;
 	}
 	return 0;
@@ -172,12 +174,12 @@ static uint64_t request_seed(const converse *c)
 static int ask_reasoner(converse *c, answer *a)
 {
 	emu_reasoner_params p = {c->model->skill, c->model->native_json_schema,
-				 c->model->reflection, c->model->id};
+	                         c->model->reflection, c->model->id};
 	emu_reply r = {0};
 	bhive_error err = {0};
 	if (emu_reasoner_reply(&p, c->req, request_seed(c), &r, &err) != 0) {
 		emu_status_set(&c->st, 500, "InternalServerException",
-			       "simulated model \"%s\" failed: %s", c->model->id, err.message);
+		               "simulated model \"%s\" failed: %s", c->model->id, err.message);
 		emu_reply_release(&r);
 		return -1;
 	}
@@ -196,7 +198,7 @@ static int ask_script(converse *c, answer *a)
 	bh_free(last);
 	if (!ok) {
 		emu_status_set(&c->st, 500, "InternalServerException",
-			       "scripted model \"%s\" has no replies left", c->model->id);
+		               "scripted model \"%s\" has no replies left", c->model->id);
 		return -1;
 	}
 	a->delay_ms = sr.delay_ms >= 0 ? (double)sr.delay_ms : -1;
@@ -334,8 +336,8 @@ static void count_input(converse *c, usage *u)
 static json_t *usage_json(const usage *u)
 {
 	json_t *j = json_pack("{s:I, s:I, s:I}", "inputTokens", (json_int_t)u->input,
-			      "outputTokens", (json_int_t)u->output, "totalTokens",
-			      (json_int_t)(u->input + u->output + u->cache_read + u->cache_write));
+	                      "outputTokens", (json_int_t)u->output, "totalTokens",
+	                      (json_int_t)(u->input + u->output + u->cache_read + u->cache_write));
 	if (u->has_cache) {
 		json_object_set_new(j, "cacheReadInputTokens", json_integer(u->cache_read));
 		json_object_set_new(j, "cacheWriteInputTokens", json_integer(u->cache_write));
@@ -348,9 +350,9 @@ static json_t *content_json(const answer *a)
 	json_t *content = json_array();
 	if (a->reasoning)
 		json_array_append_new(content,
-				      json_pack("{s:{s:{s:s, s:s}}}", "reasoningContent",
-						"reasoningText", "text", a->reasoning, "signature",
-						"c2ltdWxhdGVkIGJ5IGJoaXZlLWVtdWxhdG9y"));
+		                      json_pack("{s:{s:{s:s, s:s}}}", "reasoningContent",
+		                                "reasoningText", "text", a->reasoning, "signature",
+		                                "c2ltdWxhdGVkIGJ5IGJoaXZlLWVtdWxhdG9y"));
 	json_array_append_new(content, json_pack("{s:s}", "text", a->text));
 	return content;
 }
@@ -372,7 +374,7 @@ static double model_latency(converse *c, long output_tokens)
 static enum MHD_Result reset_connection(converse *c)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c->q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(c->q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct linger lg = {1, 0};
 	if (ci)
 		setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -390,8 +392,7 @@ static struct MHD_Response *malformed_response(const char *text, const char *req
 	size_t len = strlen(text) / 2;
 	char *copy = bh_strndup(text, len);
 	struct MHD_Response *r =
-		copy ? MHD_create_response_from_buffer_with_free_callback(len, copy, bh_free)
-		     : NULL;
+	    copy ? MHD_create_response_from_buffer_with_free_callback(len, copy, bh_free) : NULL;
 	if (r) {
 		MHD_add_response_header(r, "Content-Type", "application/json");
 		MHD_add_response_header(r, "x-amzn-RequestId", request_id);
@@ -412,7 +413,7 @@ static enum MHD_Result send_answer(converse *c, int fault, json_t *body, double 
 		r = NULL;
 	else if (fault == EMU_FAULT_CUTOFF || fault == EMU_FAULT_SLOW)
 		r = emu_response_drip(c->s, c->q->conn, text, fault == EMU_FAULT_CUTOFF,
-				      c->faults->drip_bytes, c->faults->drip_interval_ms);
+		                      c->faults->drip_bytes, c->faults->drip_interval_ms);
 	else if (fault == EMU_FAULT_MALFORMED)
 		r = malformed_response(text, c->request_id);
 	else
@@ -449,9 +450,9 @@ static enum MHD_Result respond(converse *c, int fault)
 	emu_quota_add_tokens(&c->model->quota, u.output);
 	double delay = a.delay_ms >= 0 ? a.delay_ms : model_latency(c, u.output);
 	json_t *body = json_pack("{s:{s:{s:s, s:o}}, s:s, s:o, s:{s:I}}", "output", "message",
-				 "role", "assistant", "content", content_json(&a), "stopReason",
-				 a.stop_reason ? a.stop_reason : "end_turn", "usage",
-				 usage_json(&u), "metrics", "latencyMs", (json_int_t)(delay + 0.5));
+	                         "role", "assistant", "content", content_json(&a), "stopReason",
+	                         a.stop_reason ? a.stop_reason : "end_turn", "usage",
+	                         usage_json(&u), "metrics", "latencyMs", (json_int_t)(delay + 0.5));
 	bh_free(a.text);
 	bh_free(a.reasoning);
 	enum MHD_Result res = send_answer(c, fault, body, delay);
@@ -474,8 +475,8 @@ static enum MHD_Result run_model(converse *c)
 	return respond(c, fault);
 }
 
-enum MHD_Result emu_converse(emu_server *s, emu_req *q, const char *raw_path,
-			     const char *label, const char *op)
+enum MHD_Result emu_converse(emu_server *s, emu_req *q, const char *raw_path, const char *label,
+                             const char *op)
 {
 	converse c = {.s = s, .q = q, .raw_path = raw_path};
 	emu_request_id(s, c.request_id);
@@ -485,8 +486,7 @@ enum MHD_Result emu_converse(emu_server *s, emu_req *q, const char *raw_path,
 	c.entry = record_entry(&c, op);
 	enum MHD_Result res;
 	if (strcmp(op, "converse") != 0 && strcmp(op, "converse-stream") != 0) {
-		emu_status_set(&c.st, 404, "UnknownOperationException", "Unknown operation %s",
-			       op);
+		emu_status_set(&c.st, 404, "UnknownOperationException", "Unknown operation %s", op);
 		res = fail(&c, 0);
 	} else if (authenticate(&c)) {
 		res = fail(&c, 0);

@@ -8,21 +8,22 @@
 #ifndef EMU_EMU_H
 #define EMU_EMU_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
+
 #include "util/util.h"
 
 /* ---- errors sent to the client ----------------------------------------- */
 /* One restJson1 error: status, x-amzn-ErrorType and {"message"}. */
 typedef struct emu_status {
-	int http_status;          /* 0 = no error */
+	int http_status; /* 0 = no error */
 	char type[64];
 	char message[512];
 } emu_status;
 void emu_status_set(emu_status *st, int http_status, const char *type, const char *fmt, ...)
-	BH_PRINTF(4, 5);
+    BH_PRINTF(4, 5);
 
 /* ---- request validation (validate.c) ---------------------------------- */
 /* Parses a Converse body; on failure fills st with SerializationException. */
@@ -47,25 +48,39 @@ long emu_tokens(size_t chars, long min);
 char *emu_last_user_text(const json_t *req);
 
 /* ---- faults, latency and quotas (faults.c) ---------------------------- */
-enum emu_dist { EMU_DIST_NONE = 0, EMU_DIST_FIXED, EMU_DIST_UNIFORM, EMU_DIST_NORMAL,
-		EMU_DIST_LOGNORMAL };
+enum emu_dist {
+	EMU_DIST_NONE = 0,
+	EMU_DIST_FIXED,
+	EMU_DIST_UNIFORM,
+	EMU_DIST_NORMAL,
+	EMU_DIST_LOGNORMAL
+};
 typedef struct emu_latency {
-	int dist;                 /* enum emu_dist */
-	double a, b;              /* fixed a; uniform [a,b]; normal mean a sd b; lognormal median a sigma b */
+	int dist;    /* enum emu_dist */
+	double a, b; /* fixed a; uniform [a,b]; normal mean a sd b; lognormal median a sigma b */
 } emu_latency;
 
 typedef struct emu_faults {
 	double throttle, not_ready, error500, error503, timeout, reset, cutoff, malformed, slow;
-	long drip_bytes;          /* slow bodies: bytes per step */
-	long drip_interval_ms;    /* slow bodies: pause between steps */
-	emu_latency latency;      /* forced latency (replaces the model's) */
-	long rpm, tpm;            /* quotas per model and minute; 0 = none */
+	long drip_bytes;       /* slow bodies: bytes per step */
+	long drip_interval_ms; /* slow bodies: pause between steps */
+	emu_latency latency;   /* forced latency (replaces the model's) */
+	long rpm, tpm;         /* quotas per model and minute; 0 = none */
 } emu_faults;
 
 /* The outcome chosen for one request before the model runs. */
-enum emu_fault_kind { EMU_FAULT_NONE = 0, EMU_FAULT_THROTTLE, EMU_FAULT_NOT_READY,
-		      EMU_FAULT_500, EMU_FAULT_503, EMU_FAULT_TIMEOUT, EMU_FAULT_RESET,
-		      EMU_FAULT_CUTOFF, EMU_FAULT_MALFORMED, EMU_FAULT_SLOW };
+enum emu_fault_kind {
+	EMU_FAULT_NONE = 0,
+	EMU_FAULT_THROTTLE,
+	EMU_FAULT_NOT_READY,
+	EMU_FAULT_500,
+	EMU_FAULT_503,
+	EMU_FAULT_TIMEOUT,
+	EMU_FAULT_RESET,
+	EMU_FAULT_CUTOFF,
+	EMU_FAULT_MALFORMED,
+	EMU_FAULT_SLOW
+};
 
 void emu_faults_default(emu_faults *f);
 /* Reads a faults object ({"throttle": 0.1, "latency": {...}, ...}). */
@@ -86,17 +101,17 @@ typedef struct emu_quota {
 } emu_quota;
 /* Admits a request of input_tokens or fills st with a 429; counts it. */
 bool emu_quota_admit(emu_quota *q, const emu_faults *f, int64_t now_ms, long input_tokens,
-		     emu_status *st);
+                     emu_status *st);
 void emu_quota_add_tokens(emu_quota *q, long tokens);
 
 /* ---- scripted models (script.c) --------------------------------------- */
 typedef struct emu_script emu_script;
 typedef struct emu_script_reply {
-	const char *text;         /* borrowed from the script */
+	const char *text; /* borrowed from the script */
 	const char *reasoning;
-	const char *stop_reason;  /* NULL = computed */
-	long delay_ms;            /* -1 = the model's own latency */
-	emu_status error;         /* http_status != 0 = answer with this error */
+	const char *stop_reason; /* NULL = computed */
+	long delay_ms;           /* -1 = the model's own latency */
+	emu_status error;        /* http_status != 0 = answer with this error */
 } emu_script_reply;
 /* From a JSON value: an object with "replies"/"rules", or a string naming a
  * file holding one (relative to base_dir). */
@@ -111,12 +126,12 @@ typedef struct emu_model {
 	char *id;
 	int kind;
 	double skill;
-	double reflection;        /* 0 = derived from skill (see reasoner.h) */
+	double reflection; /* 0 = derived from skill (see reasoner.h) */
 	double base_latency_ms;
 	double ms_per_token;
 	bool native_json_schema;
-	emu_script *script;       /* scripted models */
-	emu_faults faults;        /* used when has_faults */
+	emu_script *script; /* scripted models */
+	emu_faults faults;  /* used when has_faults */
 	bool has_faults;
 	emu_quota quota;
 } emu_model;
@@ -124,7 +139,7 @@ typedef struct emu_model {
 typedef struct emu_key {
 	char *access_key_id;
 	char *secret_access_key;
-	char *session_token;      /* NULL = none required */
+	char *session_token; /* NULL = none required */
 } emu_key;
 
 typedef struct emu_config {
@@ -134,9 +149,9 @@ typedef struct emu_config {
 	size_t num_keys;
 	char **api_keys;
 	size_t num_api_keys;
-	emu_faults faults;        /* global */
+	emu_faults faults; /* global */
 	bool has_faults;
-	bool no_default_models;   /* "default_models": false in the file */
+	bool no_default_models; /* "default_models": false in the file */
 } emu_config;
 
 emu_config *emu_config_new(void);
@@ -144,8 +159,7 @@ void emu_config_free(emu_config *c);
 /* Loads a JSON configuration file (format in docs/EMULATOR.md). The
  * built-in models are added separately (emu_config_add_defaults). */
 int emu_config_load(emu_config *c, const char *path, bhive_error *err);
-int emu_config_load_json(emu_config *c, const json_t *root, const char *base_dir,
-			 bhive_error *err);
+int emu_config_load_json(emu_config *c, const json_t *root, const char *base_dir, bhive_error *err);
 /* Adds the built-in default models that the configuration does not name. */
 int emu_config_add_defaults(emu_config *c, bhive_error *err);
 int emu_config_add_key(emu_config *c, const char *spec, bhive_error *err);
@@ -162,13 +176,13 @@ typedef struct emu_http_header {
 } emu_http_header;
 typedef struct emu_auth_request {
 	const char *method;
-	const char *raw_path;     /* as on the wire */
-	const char *query;        /* may be NULL */
+	const char *raw_path; /* as on the wire */
+	const char *query;    /* may be NULL */
 	const emu_http_header *headers;
 	size_t num_headers;
 	const void *body;
 	size_t body_len;
-	int64_t now;              /* wall clock seconds */
+	int64_t now; /* wall clock seconds */
 } emu_auth_request;
 /* 0 when the request may proceed, else -1 with a 403 in st. */
 int emu_auth_check(const emu_config *c, const emu_auth_request *r, emu_status *st);
@@ -180,20 +194,20 @@ void emu_record_free(emu_record *r);
 /* Takes ownership of entry (a JSON object). */
 void emu_record_add(emu_record *r, json_t *entry);
 void emu_record_count(emu_record *r, const char *model, const char *outcome);
-json_t *emu_record_list(const emu_record *r);      /* new reference */
-json_t *emu_record_stats(const emu_record *r);     /* new reference */
+json_t *emu_record_list(const emu_record *r);  /* new reference */
+json_t *emu_record_stats(const emu_record *r); /* new reference */
 void emu_record_clear(emu_record *r);
 size_t emu_record_size(const emu_record *r);
 
 /* ---- the server (server.c) -------------------------------------------- */
 typedef struct emu_options {
-	const char *bind;         /* default 127.0.0.1 */
-	int port;                 /* 0 = pick one */
+	const char *bind; /* default 127.0.0.1 */
+	int port;         /* 0 = pick one */
 	uint64_t seed;
-	double time_scale;        /* default 1 */
+	double time_scale;          /* default 1 */
 	emu_latency forced_latency; /* --latency-ms */
-	size_t record_max;        /* default 100000 */
-	unsigned connection_limit; /* default 4096 */
+	size_t record_max;          /* default 100000 */
+	unsigned connection_limit;  /* default 4096 */
 } emu_options;
 
 typedef struct emu_server emu_server;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
 #include "emu.h"
 
 void emu_faults_default(emu_faults *f)
@@ -26,7 +27,7 @@ static int read_rate(const json_t *j, const char *key, double *out, bhive_error 
 	double d = json_is_number(v) ? json_number_value(v) : -1;
 	if (d < 0 || d > 1)
 		return bh_error_set(err, BHIVE_ERR_INVALID,
-				    "fault rate \"%s\" must be a number from 0 to 1", key);
+		                    "fault rate \"%s\" must be a number from 0 to 1", key);
 	*out = d;
 	return 0;
 }
@@ -38,7 +39,7 @@ static int read_count(const json_t *j, const char *key, long *out, bhive_error *
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return bh_error_set(err, BHIVE_ERR_INVALID,
-				    "fault setting \"%s\" must be a non-negative integer", key);
+		                    "fault setting \"%s\" must be a non-negative integer", key);
 	*out = (long)json_integer_value(v);
 	return 0;
 }
@@ -48,10 +49,10 @@ static const struct dist_name {
 	int dist;
 	const char *a, *b;
 } dist_names[] = {
-	{"fixed", EMU_DIST_FIXED, "ms", NULL},
-	{"uniform", EMU_DIST_UNIFORM, "min_ms", "max_ms"},
-	{"normal", EMU_DIST_NORMAL, "mean_ms", "sd_ms"},
-	{"lognormal", EMU_DIST_LOGNORMAL, "median_ms", "sigma"},
+    {"fixed", EMU_DIST_FIXED, "ms", NULL},
+    {"uniform", EMU_DIST_UNIFORM, "min_ms", "max_ms"},
+    {"normal", EMU_DIST_NORMAL, "mean_ms", "sd_ms"},
+    {"lognormal", EMU_DIST_LOGNORMAL, "median_ms", "sigma"},
 };
 
 static int latency_from_json(const json_t *j, emu_latency *l, bhive_error *err)
@@ -66,30 +67,28 @@ static int latency_from_json(const json_t *j, emu_latency *l, bhive_error *err)
 		l->b = n->b ? bh_json_num(j, n->b, 0) : 0;
 		if (l->a < 0 || l->b < 0)
 			return bh_error_set(err, BHIVE_ERR_INVALID,
-					    "latency \"%s\" needs non-negative values", d);
+			                    "latency \"%s\" needs non-negative values", d);
 		return 0;
 	}
 	if (bh_streq(d, "none")) {
 		l->dist = EMU_DIST_NONE;
 		return 0;
 	}
-	return bh_error_set(err, BHIVE_ERR_INVALID, "latency distribution \"%s\" is unknown "
-			    "(fixed, uniform, normal, lognormal, none)", d ? d : "");
+	return bh_error_set(err, BHIVE_ERR_INVALID,
+	                    "latency distribution \"%s\" is unknown "
+	                    "(fixed, uniform, normal, lognormal, none)",
+	                    d ? d : "");
 }
 
 static const struct rate_field {
 	const char *key;
 	size_t off;
 } rate_fields[] = {
-	{"throttle", offsetof(emu_faults, throttle)},
-	{"not_ready", offsetof(emu_faults, not_ready)},
-	{"error_500", offsetof(emu_faults, error500)},
-	{"error_503", offsetof(emu_faults, error503)},
-	{"timeout", offsetof(emu_faults, timeout)},
-	{"reset", offsetof(emu_faults, reset)},
-	{"cutoff", offsetof(emu_faults, cutoff)},
-	{"malformed", offsetof(emu_faults, malformed)},
-	{"slow_body", offsetof(emu_faults, slow)},
+    {"throttle", offsetof(emu_faults, throttle)},  {"not_ready", offsetof(emu_faults, not_ready)},
+    {"error_500", offsetof(emu_faults, error500)}, {"error_503", offsetof(emu_faults, error503)},
+    {"timeout", offsetof(emu_faults, timeout)},    {"reset", offsetof(emu_faults, reset)},
+    {"cutoff", offsetof(emu_faults, cutoff)},      {"malformed", offsetof(emu_faults, malformed)},
+    {"slow_body", offsetof(emu_faults, slow)},
 };
 
 int emu_faults_from_json(const json_t *j, emu_faults *f, bhive_error *err)
@@ -97,8 +96,8 @@ int emu_faults_from_json(const json_t *j, emu_faults *f, bhive_error *err)
 	if (!json_is_object(j))
 		return bh_error_set(err, BHIVE_ERR_INVALID, "faults must be a JSON object");
 	for (size_t i = 0; i < BH_ARRAY_LEN(rate_fields); i++)
-		if (read_rate(j, rate_fields[i].key,
-			      (double *)((char *)f + rate_fields[i].off), err))
+		if (read_rate(j, rate_fields[i].key, (double *)((char *)f + rate_fields[i].off),
+		              err))
 			return BHIVE_ERR_INVALID;
 	if (read_count(j, "drip_bytes", &f->drip_bytes, err) ||
 	    read_count(j, "drip_interval_ms", &f->drip_interval_ms, err) ||
@@ -130,9 +129,9 @@ json_t *emu_faults_to_json(const emu_faults *f)
 {
 	json_t *j = json_object();
 	for (size_t i = 0; i < BH_ARRAY_LEN(rate_fields); i++)
-		json_object_set_new(j, rate_fields[i].key,
-				    json_real(*(const double *)((const char *)f +
-								rate_fields[i].off)));
+		json_object_set_new(
+		    j, rate_fields[i].key,
+		    json_real(*(const double *)((const char *)f + rate_fields[i].off)));
 	json_object_set_new(j, "drip_bytes", json_integer(f->drip_bytes));
 	json_object_set_new(j, "drip_interval_ms", json_integer(f->drip_interval_ms));
 	json_object_set_new(j, "rpm", json_integer(f->rpm));
@@ -169,9 +168,10 @@ int emu_latency_parse(const char *spec, emu_latency *out, bhive_error *err)
 		*out = (emu_latency){dist_names[i].dist, a, b};
 		return 0;
 	}
-	return bh_error_set(err, BHIVE_ERR_INVALID, "latency \"%s\" is not valid (use MS, "
-			    "fixed:MS, uniform:MIN:MAX, normal:MEAN:SD or lognormal:MEDIAN:SIGMA)",
-			    spec ? spec : "");
+	return bh_error_set(err, BHIVE_ERR_INVALID,
+	                    "latency \"%s\" is not valid (use MS, "
+	                    "fixed:MS, uniform:MIN:MAX, normal:MEAN:SD or lognormal:MEDIAN:SIGMA)",
+	                    spec ? spec : "");
 }
 
 /* Box-Muller: one standard normal value from two uniform draws. */
@@ -208,11 +208,11 @@ double emu_latency_draw(const emu_latency *l, bh_rng *rng)
 
 int emu_fault_draw(const emu_faults *f, bh_rng *rng)
 {
-	const double rates[] = {f->throttle, f->not_ready, f->error500, f->error503, f->timeout,
-				f->reset, f->cutoff, f->malformed, f->slow};
+	const double rates[] = {f->throttle, f->not_ready, f->error500,  f->error503, f->timeout,
+	                        f->reset,    f->cutoff,    f->malformed, f->slow};
 	const int kinds[] = {EMU_FAULT_THROTTLE, EMU_FAULT_NOT_READY, EMU_FAULT_500,
-			     EMU_FAULT_503, EMU_FAULT_TIMEOUT, EMU_FAULT_RESET,
-			     EMU_FAULT_CUTOFF, EMU_FAULT_MALFORMED, EMU_FAULT_SLOW};
+	                     EMU_FAULT_503,      EMU_FAULT_TIMEOUT,   EMU_FAULT_RESET,
+	                     EMU_FAULT_CUTOFF,   EMU_FAULT_MALFORMED, EMU_FAULT_SLOW};
 	double u = bh_rng_double(rng), sum = 0;
 	for (size_t i = 0; i < BH_ARRAY_LEN(rates); i++) {
 		sum += rates[i];
@@ -227,26 +227,26 @@ void emu_fault_status(int kind, emu_status *st)
 	switch (kind) {
 	case EMU_FAULT_THROTTLE:
 		emu_status_set(st, 429, "ThrottlingException",
-			       "Too many requests, please wait before trying again.");
+		               "Too many requests, please wait before trying again.");
 		break;
 	case EMU_FAULT_NOT_READY:
 		emu_status_set(st, 429, "ModelNotReadyException",
-			       "Model is not ready to serve inference requests. The model is "
-			       "being loaded; try your request again later.");
+		               "Model is not ready to serve inference requests. The model is "
+		               "being loaded; try your request again later.");
 		break;
 	case EMU_FAULT_500:
 		emu_status_set(st, 500, "InternalServerException",
-			       "The system encountered an unexpected error during processing. "
-			       "Try your request again.");
+		               "The system encountered an unexpected error during processing. "
+		               "Try your request again.");
 		break;
 	case EMU_FAULT_503:
 		emu_status_set(st, 503, "ServiceUnavailableException",
-			       "Bedrock is unable to process your request.");
+		               "Bedrock is unable to process your request.");
 		break;
 	case EMU_FAULT_TIMEOUT:
 		emu_status_set(st, 408, "ModelTimeoutException",
-			       "Model has timed out in processing the request. Try your request "
-			       "again.");
+		               "Model has timed out in processing the request. Try your request "
+		               "again.");
 		break;
 	default:
 		break;
@@ -256,7 +256,7 @@ void emu_fault_status(int kind, emu_status *st)
 /* A fixed window that restarts a minute after it opened: simple, and
  * exact enough to make a client's rate limiter visible. */
 bool emu_quota_admit(emu_quota *q, const emu_faults *f, int64_t now_ms, long input_tokens,
-		     emu_status *st)
+                     emu_status *st)
 {
 	if (!f->rpm && !f->tpm)
 		return true;
@@ -266,12 +266,12 @@ bool emu_quota_admit(emu_quota *q, const emu_faults *f, int64_t now_ms, long inp
 	}
 	if (f->rpm && q->requests >= f->rpm) {
 		emu_status_set(st, 429, "ThrottlingException",
-			       "Too many requests, please wait before trying again.");
+		               "Too many requests, please wait before trying again.");
 		return false;
 	}
 	if (f->tpm && q->tokens + input_tokens > f->tpm) {
 		emu_status_set(st, 429, "ThrottlingException",
-			       "Too many tokens, please wait before trying again.");
+		               "Too many tokens, please wait before trying again.");
 		return false;
 	}
 	q->requests++;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
 #include "emu.h"
 
 #define DEFAULT_PORT 8787
@@ -46,50 +47,67 @@ static void usage(FILE *f)
 	      f);
 }
 
-enum { OPT_PORT = 256, OPT_BIND, OPT_CONFIG, OPT_NO_DEFAULTS, OPT_KEY, OPT_API_KEY, OPT_SEED,
-       OPT_TIME_SCALE, OPT_LATENCY, OPT_RATE, OPT_DRIP_BYTES = OPT_RATE + 16, OPT_DRIP_MS,
-       OPT_RPM, OPT_TPM, OPT_RECORD_MAX, OPT_CONN_LIMIT, OPT_LOG_LEVEL, OPT_HELP };
+enum {
+	OPT_PORT = 256,
+	OPT_BIND,
+	OPT_CONFIG,
+	OPT_NO_DEFAULTS,
+	OPT_KEY,
+	OPT_API_KEY,
+	OPT_SEED,
+	OPT_TIME_SCALE,
+	OPT_LATENCY,
+	OPT_RATE,
+	OPT_DRIP_BYTES = OPT_RATE + 16,
+	OPT_DRIP_MS,
+	OPT_RPM,
+	OPT_TPM,
+	OPT_RECORD_MAX,
+	OPT_CONN_LIMIT,
+	OPT_LOG_LEVEL,
+	OPT_HELP
+};
 
 /* The rate flags, in the order of their option codes. */
-static const char *const rate_names[] = {"throttle", "not_ready", "error_500", "error_503",
-					 "timeout", "reset", "cutoff", "malformed",
-					 "slow_body"};
+static const char *const rate_names[] = {"throttle",  "not_ready", "error_500",
+                                         "error_503", "timeout",   "reset",
+                                         "cutoff",    "malformed", "slow_body"};
 
 static const struct option long_opts[] = {
-	{"port", required_argument, NULL, OPT_PORT},
-	{"bind", required_argument, NULL, OPT_BIND},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"no-default-models", no_argument, NULL, OPT_NO_DEFAULTS},
-	{"key", required_argument, NULL, OPT_KEY},
-	{"api-key", required_argument, NULL, OPT_API_KEY},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
-	{"latency-ms", required_argument, NULL, OPT_LATENCY},
-	{"throttle-rate", required_argument, NULL, OPT_RATE + 0},
-	{"not-ready-rate", required_argument, NULL, OPT_RATE + 1},
-	{"error-500-rate", required_argument, NULL, OPT_RATE + 2},
-	{"error-503-rate", required_argument, NULL, OPT_RATE + 3},
-	{"timeout-rate", required_argument, NULL, OPT_RATE + 4},
-	{"reset-rate", required_argument, NULL, OPT_RATE + 5},
-	{"cutoff-rate", required_argument, NULL, OPT_RATE + 6},
-	{"malformed-rate", required_argument, NULL, OPT_RATE + 7},
-	{"slow-body-rate", required_argument, NULL, OPT_RATE + 8},
-	{"drip-bytes", required_argument, NULL, OPT_DRIP_BYTES},
-	{"drip-interval-ms", required_argument, NULL, OPT_DRIP_MS},
-	{"rpm", required_argument, NULL, OPT_RPM},
-	{"tpm", required_argument, NULL, OPT_TPM},
-	{"record-max", required_argument, NULL, OPT_RECORD_MAX},
-	{"connection-limit", required_argument, NULL, OPT_CONN_LIMIT},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"no-default-models", no_argument, NULL, OPT_NO_DEFAULTS},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"api-key", required_argument, NULL, OPT_API_KEY},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+    {"latency-ms", required_argument, NULL, OPT_LATENCY},
+    {"throttle-rate", required_argument, NULL, OPT_RATE + 0},
+    {"not-ready-rate", required_argument, NULL, OPT_RATE + 1},
+    {"error-500-rate", required_argument, NULL, OPT_RATE + 2},
+    {"error-503-rate", required_argument, NULL, OPT_RATE + 3},
+    {"timeout-rate", required_argument, NULL, OPT_RATE + 4},
+    {"reset-rate", required_argument, NULL, OPT_RATE + 5},
+    {"cutoff-rate", required_argument, NULL, OPT_RATE + 6},
+    {"malformed-rate", required_argument, NULL, OPT_RATE + 7},
+    {"slow-body-rate", required_argument, NULL, OPT_RATE + 8},
+    {"drip-bytes", required_argument, NULL, OPT_DRIP_BYTES},
+    {"drip-interval-ms", required_argument, NULL, OPT_DRIP_MS},
+    {"rpm", required_argument, NULL, OPT_RPM},
+    {"tpm", required_argument, NULL, OPT_TPM},
+    {"record-max", required_argument, NULL, OPT_RECORD_MAX},
+    {"connection-limit", required_argument, NULL, OPT_CONN_LIMIT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 typedef struct cli {
 	emu_options opt;
 	const char *config_path;
 	bool no_defaults;
-	json_t *faults;           /* fault flags, applied over the configuration's */
+	json_t *faults; /* fault flags, applied over the configuration's */
 	const char **keys, **api_keys;
 	size_t num_keys, num_api_keys;
 } cli;
@@ -258,17 +276,21 @@ static void raise_fd_limit(void)
 static void banner(const emu_config *cfg, const cli *c, char *out, size_t outsz)
 {
 	snprintf(out, outsz,
-		 "bhive-emulator: the models served here are SIMULATED, not Amazon Bedrock.\n"
-		 "bhive-emulator: %zu models, %s auth, seed %llu, time scale %g\n",
-		 cfg->num_models,
-		 cfg->num_keys || cfg->num_api_keys ? "key-checked" : "permissive (no keys)",
-		 (unsigned long long)c->opt.seed, c->opt.time_scale);
+	         "bhive-emulator: the models served here are SIMULATED, not Amazon Bedrock.\n"
+	         "bhive-emulator: %zu models, %s auth, seed %llu, time scale %g\n",
+	         cfg->num_models,
+	         cfg->num_keys || cfg->num_api_keys ? "key-checked" : "permissive (no keys)",
+	         (unsigned long long)c->opt.seed, c->opt.time_scale);
 }
 
 int main(int argc, char **argv)
 {
-	cli c = {.opt = {.bind = "127.0.0.1", .port = DEFAULT_PORT, .seed = 1,
-			 .time_scale = 1.0, .record_max = 100000, .connection_limit = 4096}};
+	cli c = {.opt = {.bind = "127.0.0.1",
+	                 .port = DEFAULT_PORT,
+	                 .seed = 1,
+	                 .time_scale = 1.0,
+	                 .record_max = 100000,
+	                 .connection_limit = 4096}};
 	c.faults = json_object();
 	int rc = parse_args(&c, argc, argv);
 	bhive_error err = {0};

@@ -7,8 +7,8 @@
  * for, a bare JSON object for native structured output, <json> tags for the
  * prompted fallback.
  */
-#include <string.h>
 #include "reasoner_int.h"
+#include <string.h>
 
 /* Sonnet 3 (skill 0.60) is the unit; better models also catch more. */
 double emu_reflection_for_skill(double skill)
@@ -69,8 +69,8 @@ static void ctx_roles(emu_ctx *c)
 	}
 }
 
-static int ctx_init(emu_ctx *c, const emu_reasoner_params *p, const json_t *request,
-                    uint64_t seed, bhive_error *err)
+static int ctx_init(emu_ctx *c, const emu_reasoner_params *p, const json_t *request, uint64_t seed,
+                    bhive_error *err)
 {
 	const json_t *msgs = json_object_get(request, "messages");
 	memset(c, 0, sizeof(*c));
@@ -106,7 +106,8 @@ static bool find_arith(const emu_ctx *c, emu_arith *q)
 static int compose(emu_ctx *c, emu_answer *a)
 {
 	emu_arith q;
-	if (strstr(c->last_user, "Rephrase the following prompt") && strstr(c->last_user, "<prompt>"))
+	if (strstr(c->last_user, "Rephrase the following prompt") &&
+	    strstr(c->last_user, "<prompt>"))
 		return emu_rephrase_answer(c, a);
 	if (strstr(c->last_user, "provide an aggregated final answer"))
 		return emu_aggregate_answer(c, a);
@@ -131,7 +132,8 @@ static long reasoning_budget(const json_t *request)
 		const char *type = bh_json_str(r, "type");
 		if (!json_is_object(r) || bh_streq(type, "disabled"))
 			continue;
-		json_int_t budget = bh_json_int(r, "budget_tokens", bh_json_int(r, "budgetTokens", -1));
+		json_int_t budget =
+		    bh_json_int(r, "budget_tokens", bh_json_int(r, "budgetTokens", -1));
 		if (budget > 0)
 			return (long)budget;
 		if (type || bh_json_str(r, "maxReasoningEffort") || bh_json_str(r, "effort"))
@@ -161,18 +163,18 @@ static int shape_reasoning(emu_answer *a, long budget, emu_reply *out)
 
 static int shape_plain(emu_answer *a, emu_reply *out)
 {
-	out->text = bh_asprintf("%s%s%s", a->work.data ? a->work.data : "",
-	                        a->work.len ? "\n" : "", a->final.data ? a->final.data : "");
+	out->text = bh_asprintf("%s%s%s", a->work.data ? a->work.data : "", a->work.len ? "\n" : "",
+	                        a->final.data ? a->final.data : "");
 	return out->text ? 0 : BHIVE_ERR_NOMEM;
 }
 
 /* The JSON Schema of native structured output, when asked and supported. */
-static json_t *native_schema(const emu_reasoner_params *p, const json_t *request,
-                             bhive_error *err, int *rc)
+static json_t *native_schema(const emu_reasoner_params *p, const json_t *request, bhive_error *err,
+                             int *rc)
 {
 	const json_t *fmt = json_object_get(json_object_get(request, "outputConfig"), "textFormat");
-	const char *text = bh_json_str(
-		json_object_get(json_object_get(fmt, "structure"), "jsonSchema"), "schema");
+	const char *text =
+	    bh_json_str(json_object_get(json_object_get(fmt, "structure"), "jsonSchema"), "schema");
 	*rc = 0;
 	if (!p->native_json_schema || !bh_streq(bh_json_str(fmt, "type"), "json_schema") || !text)
 		return NULL;
@@ -199,9 +201,9 @@ static int shape_json(emu_answer *a, const json_t *schema, bool tagged, emu_repl
 	if (!dump)
 		return BHIVE_ERR_NOMEM;
 	if (tagged)
-		out->text = bh_asprintf("%s%s%s\n\n<json>%s</json>", a->work.data ? a->work.data : "",
-		                        a->work.len ? "\n" : "", a->final.data ? a->final.data : "",
-		                        dump);
+		out->text =
+		    bh_asprintf("%s%s%s\n\n<json>%s</json>", a->work.data ? a->work.data : "",
+		                a->work.len ? "\n" : "", a->final.data ? a->final.data : "", dump);
 	else
 		out->text = bh_strdup(dump);
 	free(dump);

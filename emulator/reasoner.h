@@ -8,23 +8,23 @@
 #ifndef EMU_REASONER_H
 #define EMU_REASONER_H
 
+#include "util/util.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <jansson.h>
-#include "util/util.h"
 
 typedef struct emu_reasoner_params {
 	double skill;            /* 0..1: higher makes fewer arithmetic step errors */
 	bool native_json_schema; /* model supports outputConfig.textFormat json_schema */
 	/* Added by the reasoner part; zero-initialised callers keep working. */
-	double reflection;       /* aptitude to catch own errors when reflecting, 1 = Claude
-	                          * 3 Sonnet; 0 = derived from skill (docs/SIMULATION.md) */
-	const char *model_id;    /* named in generic answers; NULL = "simulated model" */
+	double reflection;    /* aptitude to catch own errors when reflecting, 1 = Claude
+	                       * 3 Sonnet; 0 = derived from skill (docs/SIMULATION.md) */
+	const char *model_id; /* named in generic answers; NULL = "simulated model" */
 } emu_reasoner_params;
 
 typedef struct emu_reply {
-	char *text;              /* the answer text (bh_malloc'd) */
-	char *reasoning;         /* reasoningContent text when a reasoning budget was asked, else NULL */
+	char *text;      /* the answer text (bh_malloc'd) */
+	char *reasoning; /* reasoningContent text when a reasoning budget was asked, else NULL */
 } emu_reply;
 
 /*
@@ -46,10 +46,10 @@ void emu_reply_release(emu_reply *r);
 typedef struct emu_default_model {
 	const char *id;
 	double skill;
-	double base_latency_ms;  /* before the time scale */
-	double ms_per_token;     /* per output token */
+	double base_latency_ms; /* before the time scale */
+	double ms_per_token;    /* per output token */
 	bool native_json_schema;
-	double reflection;       /* as emu_reasoner_params.reflection */
+	double reflection; /* as emu_reasoner_params.reflection */
 } emu_default_model;
 const emu_default_model *emu_default_models(size_t *count);
 const emu_default_model *emu_default_model_find(const char *model_id);

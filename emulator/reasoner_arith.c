@@ -7,10 +7,10 @@
  * to zero and everything after it is recomputed. docs/SIMULATION.md has the
  * model and the calibration.
  */
+#include "reasoner_int.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reasoner_int.h"
 
 enum { ST_BC, ST_EF, ST_A, ST_D, ST_SUB, ST_COUNT };
 
@@ -26,25 +26,25 @@ static const struct {
 	double catch_load0, kappa, catch_floor, gamma_hi, gamma_lo, gamma_scale, gamma_decay;
 	double new_error, verifier_boost, debate_boost, follow_majority, sway, adopt_verified;
 } K = {
-	.mul_rate = 0.03995,
-	.mul_load0 = 1.8,
-	.mul_eta = 1.078,
-	.add_rate = 0.011,
-	.skill_ref = 0.60,
-	.skill_slope = 4.0,
-	.catch_load0 = 4.0,
-	.kappa = 1.6,
-	.catch_floor = 0.0,
-	.gamma_hi = 0.97,
-	.gamma_lo = 0.45,
-	.gamma_scale = 2.0,
-	.gamma_decay = 0.85,
-	.new_error = 0.003,
-	.verifier_boost = 0.75,
-	.debate_boost = 0.45,
-	.follow_majority = 0.6,
-	.sway = 0.04,
-	.adopt_verified = 0.9,
+    .mul_rate = 0.03995,
+    .mul_load0 = 1.8,
+    .mul_eta = 1.078,
+    .add_rate = 0.011,
+    .skill_ref = 0.60,
+    .skill_slope = 4.0,
+    .catch_load0 = 4.0,
+    .kappa = 1.6,
+    .catch_floor = 0.0,
+    .gamma_hi = 0.97,
+    .gamma_lo = 0.45,
+    .gamma_scale = 2.0,
+    .gamma_decay = 0.85,
+    .new_error = 0.003,
+    .verifier_boost = 0.75,
+    .debate_boost = 0.45,
+    .follow_majority = 0.6,
+    .sway = 0.04,
+    .adopt_verified = 0.9,
 };
 
 typedef struct solution {
@@ -351,8 +351,9 @@ static void catch_odds(const emu_ctx *c, double load, double boost, double *pc, 
 	double rho = c->reflection;
 	double p = load <= K.catch_load0 ? 1.0 : pow(load / K.catch_load0, -K.kappa / rho);
 	p = K.catch_floor + (1.0 - K.catch_floor) * p;
-	double g = K.gamma_lo + (K.gamma_hi - K.gamma_lo) *
-	                            exp(-(fmax(load, K.catch_load0) - K.catch_load0) / K.gamma_scale);
+	double g =
+	    K.gamma_lo + (K.gamma_hi - K.gamma_lo) *
+	                     exp(-(fmax(load, K.catch_load0) - K.catch_load0) / K.gamma_scale);
 	g = 1.0 - pow(1.0 - g, rho);
 	g *= pow(K.gamma_decay, (double)(c->turns > 1 ? c->turns - 1 : 0));
 	*pc = 1.0 - (1.0 - p) * (1.0 - boost);
@@ -535,8 +536,9 @@ static int write_catches(bh_buf *b, const emu_arith *q, const solution *s)
 		step_inputs(q, s->v, i, &x, &y);
 		step_key(key, sizeof(key), i, x, y);
 		key[strlen(key) - 3] = '\0';
-		rc = bh_buf_printf(b, "Checking %s again: I previously wrote %lld, but %s = %lld.\n",
-		                   key, s->old[i], key, s->v[i]);
+		rc =
+		    bh_buf_printf(b, "Checking %s again: I previously wrote %lld, but %s = %lld.\n",
+		                  key, s->old[i], key, s->v[i]);
 	}
 	return rc;
 }
@@ -544,10 +546,12 @@ static int write_catches(bh_buf *b, const emu_arith *q, const solution *s)
 static int write_intro(bh_buf *b, const emu_arith *q, const solution *s, bool again)
 {
 	if (!again)
-		return bh_buf_printf(b, "To solve %lld+%lld*%lld+%lld-%lld*%lld, I follow the order of "
-		                     "operations: the multiplications first, then the additions and "
-		                     "the subtraction from left to right.\n\n",
-		                     q->op[0], q->op[1], q->op[2], q->op[3], q->op[4], q->op[5]);
+		return bh_buf_printf(
+		    b,
+		    "To solve %lld+%lld*%lld+%lld-%lld*%lld, I follow the order of "
+		    "operations: the multiplications first, then the additions and "
+		    "the subtraction from left to right.\n\n",
+		    q->op[0], q->op[1], q->op[2], q->op[3], q->op[4], q->op[5]);
 	int rc = bh_buf_puts(b, "Let me go through the calculation again, step by step.\n\n");
 	if (!rc && s->caught)
 		rc = write_catches(b, q, s);

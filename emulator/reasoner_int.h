@@ -57,8 +57,8 @@ int emu_feedback_class(const char *feedback, size_t len);
 
 /* Other agents' answers in a debate or aggregation turn. */
 typedef struct emu_vote {
-	char value[64];  /* the <answer> value, "" when none */
-	int feedback;    /* EMU_FEEDBACK_* given to it */
+	char value[64]; /* the <answer> value, "" when none */
+	int feedback;   /* EMU_FEEDBACK_* given to it */
 } emu_vote;
 /* Parses up to max "One agent response: ```...```" blocks; returns the count. */
 size_t emu_votes_parse(const char *text, emu_vote *votes, size_t max);

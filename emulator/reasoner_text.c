@@ -4,11 +4,11 @@
  * augmentation), aggregation by majority, structured output filled from a
  * JSON Schema, and a plainly labelled generic answer for the rest.
  */
+#include "reasoner_int.h"
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reasoner_int.h"
 
 bool emu_tag_value(const char *text, const char *tag, char *out, size_t outsz)
 {
@@ -44,7 +44,8 @@ static bool contains_ci(const char *s, size_t len, const char *word)
 int emu_feedback_class(const char *feedback, size_t len)
 {
 	if (contains_ci(feedback, len, "incorrect") || contains_ci(feedback, len, "not correct") ||
-	    contains_ci(feedback, len, "no answer was found") || contains_ci(feedback, len, "wrong"))
+	    contains_ci(feedback, len, "no answer was found") ||
+	    contains_ci(feedback, len, "wrong"))
 		return EMU_FEEDBACK_WRONG;
 	if (contains_ci(feedback, len, "correct"))
 		return EMU_FEEDBACK_RIGHT;
@@ -190,7 +191,8 @@ static int calc_mul_op(calc *e)
 		return e->s++, *s;
 	if (*s == 'x' && s[1] == ' ' && s[-1] == ' ')
 		return e->s++, '*';
-	if ((unsigned char)s[0] == 0xc3 && ((unsigned char)s[1] == 0x97 || (unsigned char)s[1] == 0xb7))
+	if ((unsigned char)s[0] == 0xc3 &&
+	    ((unsigned char)s[1] == 0x97 || (unsigned char)s[1] == 0xb7))
 		return e->s += 2, (unsigned char)s[1] == 0x97 ? '*' : '/';
 	return 0;
 }
@@ -223,8 +225,8 @@ static double calc_sum(calc *e, int depth)
 	}
 }
 
-static const char *const question_words[] = {"what is", "what's", "how much is", "compute",
-                                              "calculate", "evaluate", "solve"};
+static const char *const question_words[] = {"what is",   "what's",   "how much is", "compute",
+                                             "calculate", "evaluate", "solve"};
 
 static bool asks_question(const char *text)
 {
@@ -240,7 +242,8 @@ static bool asks_question(const char *text)
 static const char *calc_start(const char *text)
 {
 	for (const char *s = text; *s; s++)
-		if (isdigit((unsigned char)*s) || *s == '(' || (*s == '-' && isdigit((unsigned char)s[1])))
+		if (isdigit((unsigned char)*s) || *s == '(' ||
+		    (*s == '-' && isdigit((unsigned char)s[1])))
 			return s;
 	return NULL;
 }
@@ -276,8 +279,8 @@ static bool simple_calc(const char *line, emu_answer *out, bool tags)
 	while (end > start && end[-1] == ' ')
 		end--;
 	if (e.div_zero) {
-		bh_buf_printf(&out->final, "%.*s is undefined: it divides by zero.", (int)(end - start),
-		              start);
+		bh_buf_printf(&out->final, "%.*s is undefined: it divides by zero.",
+		              (int)(end - start), start);
 		return true;
 	}
 	format_number(v, out->value, sizeof(out->value));
@@ -305,12 +308,13 @@ static const struct {
 	const char *to[3];
 	bool statement; /* the result is no longer a question: '?' becomes '.' */
 } rephrasings[] = {
-	{"What is the result of ",
-	 {"Compute the value of ", "Work out the result of ", "Calculate "}, true},
-	{"Make sure to state your answer",
-	 {"Be sure to state your answer", "Remember to state your answer",
-	  "Please state your answer"}, false},
-	{"What is ", {"Tell me: what is ", "Please answer: what is ", "Question: what is "}, false},
+    {"What is the result of ",
+     {"Compute the value of ", "Work out the result of ", "Calculate "},
+     true},
+    {"Make sure to state your answer",
+     {"Be sure to state your answer", "Remember to state your answer", "Please state your answer"},
+     false},
+    {"What is ", {"Tell me: what is ", "Please answer: what is ", "Question: what is "}, false},
 };
 
 /* Replaces the first occurrence of each known phrase by a seeded variant;
@@ -335,7 +339,8 @@ static int rephrase(bh_rng *r, const char *prompt, bh_buf *out)
 		changed++;
 	}
 	if (!rc)
-		rc = bh_buf_printf(out, "%s%s", changed ? "" : "Please answer the following. ", text);
+		rc = bh_buf_printf(out, "%s%s", changed ? "" : "Please answer the following. ",
+		                   text);
 	bh_free(text);
 	return rc;
 }
@@ -344,7 +349,8 @@ int emu_rephrase_answer(emu_ctx *c, emu_answer *out)
 {
 	const char *open = strstr(c->last_user, "<prompt>");
 	const char *close = NULL;
-	for (const char *p = open ? strstr(open, "</prompt>") : NULL; p; p = strstr(p + 1, "</prompt>"))
+	for (const char *p = open ? strstr(open, "</prompt>") : NULL; p;
+	     p = strstr(p + 1, "</prompt>"))
 		close = p;
 	if (!open || !close)
 		return bh_buf_puts(&out->final, "There is no <prompt></prompt> to rephrase.");
@@ -379,23 +385,26 @@ int emu_aggregate_answer(emu_ctx *c, emu_answer *out)
 		return aggregate_fallback(c, out);
 	int rc = bh_buf_puts(&out->work, "The agents proposed these answers:");
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = bh_buf_printf(&out->work, " %s%s", votes[i].value[0] ? votes[i].value : "(none)",
+		rc = bh_buf_printf(&out->work, " %s%s",
+		                   votes[i].value[0] ? votes[i].value : "(none)",
 		                   i + 1 < n ? "," : ".\n");
 	bh_strlcpy(out->value, votes[m].value, sizeof(out->value));
 	if (!rc)
-		rc = bh_buf_printf(&out->final, "The most common answer is %s (%zu of %zu agents)."
-		                   "\n\n<answer>%s</answer>", out->value, count, n, out->value);
+		rc = bh_buf_printf(&out->final,
+		                   "The most common answer is %s (%zu of %zu agents)."
+		                   "\n\n<answer>%s</answer>",
+		                   out->value, count, n, out->value);
 	return rc;
 }
 
 /* ---- anything else ---------------------------------------------------- */
 
 static const char *const generic_lines[] = {
-	"It can solve the arithmetic benchmark and simple calculations; for other questions it "
-	"only shows that the request went through.",
-	"Its answers are deterministic for a seed and a request, so tests can rely on them.",
-	"Point bhive at Amazon Bedrock to get a real model's answer to this question.",
-	"The text, token counts and latency are produced locally; no real model was called.",
+    "It can solve the arithmetic benchmark and simple calculations; for other questions it "
+    "only shows that the request went through.",
+    "Its answers are deterministic for a seed and a request, so tests can rely on them.",
+    "Point bhive at Amazon Bedrock to get a real model's answer to this question.",
+    "The text, token counts and latency are produced locally; no real model was called.",
 };
 
 /* The prompt's first words on one line, for the generic answer to echo. */
@@ -414,12 +423,14 @@ int emu_generic_answer(emu_ctx *c, emu_answer *out)
 	char excerpt[80];
 	const char *id = c->p->model_id ? c->p->model_id : "simulated model";
 	prompt_excerpt(c->first_user, excerpt, sizeof(excerpt));
-	int rc = bh_buf_printf(&out->final, "[simulated model %s] This answer comes from a simulated "
-	                       "model in bhive-emulator, not from a real language model. You asked: "
-	                       "\"%s\". %s %s", id, excerpt,
-	                       generic_lines[bh_rng_below(&c->rng, BH_ARRAY_LEN(generic_lines))],
-	                       c->last_assistant ? "On reflection, my previous answer stands."
-	                                         : "This is the simulation's whole answer.");
+	int rc = bh_buf_printf(
+	    &out->final,
+	    "[simulated model %s] This answer comes from a simulated "
+	    "model in bhive-emulator, not from a real language model. You asked: "
+	    "\"%s\". %s %s",
+	    id, excerpt, generic_lines[bh_rng_below(&c->rng, BH_ARRAY_LEN(generic_lines))],
+	    c->last_assistant ? "On reflection, my previous answer stands."
+	                      : "This is the simulation's whole answer.");
 	bh_strlcpy(out->value, "simulated", sizeof(out->value));
 	return rc;
 }
@@ -491,11 +502,12 @@ static json_t *fill_object(const filler *f, const json_t *schema, int depth)
 	const char *key;
 	json_t *sub;
 	json_object_foreach((json_t *)props, key, sub)
-		json_object_set_new(obj, key, fill(f, sub, key, depth + 1));
+	    json_object_set_new(obj, key, fill(f, sub, key, depth + 1));
 	size_t i;
-	json_array_foreach(json_object_get(schema, "required"), i, req)
-		if (json_is_string(req) && !json_object_get(obj, json_string_value(req)))
-			json_object_set_new(obj, json_string_value(req), json_string(f->answer));
+	json_array_foreach(json_object_get(schema, "required"), i,
+	                   req) if (json_is_string(req) &&
+	                            !json_object_get(obj, json_string_value(req)))
+	    json_object_set_new(obj, json_string_value(req), json_string(f->answer));
 	return obj;
 }
 
@@ -507,7 +519,8 @@ static json_t *fill_array(const filler *f, const json_t *schema, const char *nam
 	if (n > max)
 		n = max;
 	for (json_int_t i = 0; i < n && i < 16; i++)
-		json_array_append_new(arr, fill(f, json_object_get(schema, "items"), name, depth + 1));
+		json_array_append_new(arr,
+		                      fill(f, json_object_get(schema, "items"), name, depth + 1));
 	return arr;
 }
 
@@ -542,7 +555,8 @@ static json_t *fill_string(const filler *f, const json_t *schema, const char *na
 	bh_buf b;
 	bh_buf_init(&b, 0);
 	bh_buf_puts(&b, base && base[0] ? base : "simulated");
-	while (b.data && (json_int_t)b.len < bh_json_int(schema, "minLength", 0))
+	json_int_t min = bh_json_int(schema, "minLength", 0);
+	while (b.data && (json_int_t)b.len < min && b.len < 4096)
 		bh_buf_putc(&b, '.');
 	json_int_t max = bh_json_int(schema, "maxLength", -1);
 	if (b.data && max >= 0 && (json_int_t)b.len > max)
@@ -588,7 +602,7 @@ static json_t *fill(const filler *f, const json_t *schema, const char *name, int
 
 json_t *emu_schema_instance(const json_t *schema, const char *answer, const char *work)
 {
-	filler f = {.root = schema, .answer = answer && answer[0] ? answer : "simulated",
-	            .work = work};
+	filler f = {
+	    .root = schema, .answer = answer && answer[0] ? answer : "simulated", .work = work};
 	return fill(&f, schema, NULL, 0);
 }

@@ -4,14 +4,15 @@
  * per outcome that never roll over.
  */
 #include <string.h>
+
 #include "emu.h"
 
 struct emu_record {
-	char **ring;              /* compact JSON text: a few hundred bytes each */
+	char **ring; /* compact JSON text: a few hundred bytes each */
 	size_t cap;
-	size_t start;             /* oldest entry */
+	size_t start; /* oldest entry */
 	size_t len;
-	json_t *stats;            /* {"models": {id: {outcome: n}}, "outcomes": {...}, "total": n} */
+	json_t *stats; /* {"models": {id: {outcome: n}}, "outcomes": {...}, "total": n} */
 };
 
 emu_record *emu_record_new(size_t max_entries)

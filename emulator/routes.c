@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+
 #include "server_int.h"
 
 void emu_request_id(emu_server *s, char out[37])
@@ -14,8 +15,8 @@ void emu_request_id(emu_server *s, char out[37])
 	a = (a & ~0xf000ULL) | 0x4000ULL;
 	b = (b & ~(3ULL << 62)) | (2ULL << 62);
 	snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
-		 (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),
-		 (unsigned long long)(b & 0xffffffffffffULL));
+	         (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),
+	         (unsigned long long)(b & 0xffffffffffffULL));
 }
 
 typedef struct header_list {
@@ -25,7 +26,7 @@ typedef struct header_list {
 } header_list;
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				      const char *value)
+                                      const char *value)
 {
 	header_list *l = cls;
 	emu_http_header *h = bh_realloc(l->h, (l->n + 1) * sizeof(*h));
@@ -54,7 +55,7 @@ static enum MHD_Result send_json(emu_req *q, unsigned status, json_t *body)
 }
 
 static enum MHD_Result send_error(emu_req *q, unsigned status, const char *type,
-				  const char *message)
+                                  const char *message)
 {
 	emu_status st = {0};
 	emu_status_set(&st, (int)status, type, "%s", message);
@@ -72,7 +73,7 @@ static json_t *faults_json(const emu_server *s)
 			json_object_set_new(models, m->id, emu_faults_to_json(&m->faults));
 	}
 	return json_pack("{s:o, s:o}", "global", emu_faults_to_json(&s->cfg->faults), "models",
-			 models);
+	                 models);
 }
 
 /* A scope's faults are replaced as a whole: what the body leaves out is 0. */
@@ -96,11 +97,12 @@ static int apply_model_faults(emu_server *s, const json_t *models, bhive_error *
 {
 	const char *id;
 	json_t *spec;
-	json_object_foreach((json_t *)models, id, spec) {
+	json_object_foreach((json_t *)models, id, spec)
+	{
 		emu_model *m = emu_config_find_model(s->cfg, id);
 		if (!m)
-			return bh_error_set(err, BHIVE_ERR_INVALID, "model \"%s\" is not configured",
-					    id);
+			return bh_error_set(err, BHIVE_ERR_INVALID,
+			                    "model \"%s\" is not configured", id);
 		if (set_scope(&m->faults, &m->has_faults, spec, err))
 			return -1;
 	}
@@ -115,7 +117,7 @@ static int apply_faults(emu_server *s, const json_t *body, bhive_error *err)
 		set_scope(&s->cfg->faults, &s->cfg->has_faults, json_null(), err);
 		for (size_t i = 0; i < s->cfg->num_models; i++)
 			set_scope(&s->cfg->models[i].faults, &s->cfg->models[i].has_faults,
-				  json_null(), err);
+			          json_null(), err);
 		return 0;
 	}
 	const json_t *g = json_object_get(body, "global");
@@ -147,10 +149,10 @@ static enum MHD_Result control(emu_server *s, emu_req *q, const char *what, cons
 {
 	bool get = strcmp(method, "GET") == 0;
 	if (strcmp(what, "health") == 0 && get)
-		return send_json(q, 200, json_pack("{s:s, s:b, s:i, s:i}", "status", "ok",
-						   "simulated", 1, "models",
-						   (int)s->cfg->num_models, "recorded",
-						   (int)emu_record_size(s->rec)));
+		return send_json(q, 200,
+		                 json_pack("{s:s, s:b, s:i, s:i}", "status", "ok", "simulated", 1,
+		                           "models", (int)s->cfg->num_models, "recorded",
+		                           (int)emu_record_size(s->rec)));
 	if (strcmp(what, "requests") == 0 && get)
 		return send_json(q, 200, emu_record_list(s->rec));
 	if (strcmp(what, "requests") == 0 && strcmp(method, "DELETE") == 0) {
@@ -174,8 +176,7 @@ static enum MHD_Result control(emu_server *s, emu_req *q, const char *what, cons
 
 /* /model/{modelId}/{operation}: the label is one path segment, its own
  * slashes and colons percent-encoded. */
-static enum MHD_Result model_route(emu_server *s, emu_req *q, const char *url,
-				   const char *method)
+static enum MHD_Result model_route(emu_server *s, emu_req *q, const char *url, const char *method)
 {
 	const char *label = url + strlen("/model/");
 	const char *slash = strchr(label, '/');
@@ -185,7 +186,7 @@ static enum MHD_Result model_route(emu_server *s, emu_req *q, const char *url,
 	size_t n = (size_t)(slash - label);
 	if (n >= sizeof(lab))
 		return send_error(q, 400, "ValidationException",
-				  "The provided model identifier is invalid.");
+		                  "The provided model identifier is invalid.");
 	memcpy(lab, label, n);
 	lab[n] = '\0';
 	return emu_converse(s, q, url, lab, slash + 1);
@@ -195,7 +196,7 @@ enum MHD_Result emu_route(emu_server *s, emu_req *q, const char *url, const char
 {
 	if (q->too_large)
 		return send_error(q, 413, "ValidationException",
-				  "Request body exceeds the emulator's 25 MiB limit.");
+		                  "Request body exceeds the emulator's 25 MiB limit.");
 	if (bh_starts_with(url, "/_emulator/"))
 		return control(s, q, url + strlen("/_emulator/"), method);
 	if (bh_starts_with(url, "/model/"))

@@ -10,17 +10,18 @@
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
+
 #include "emu.h"
 
 typedef struct script_rule {
-	char *contains;           /* NULL when a regex */
+	char *contains; /* NULL when a regex */
 	regex_t re;
 	bool has_re;
 	json_t *reply;
 } script_rule;
 
 struct emu_script {
-	json_t *root;             /* owns every reply object */
+	json_t *root; /* owns every reply object */
 	const json_t *replies;
 	size_t next;
 	script_rule *rules;
@@ -48,10 +49,10 @@ static int check_reply(const json_t *r, const char *where, bhive_error *err)
 	const json_t *e = json_object_get(r, "error");
 	if (e && (!json_is_object(e) || !bh_json_str(e, "type")))
 		return bh_error_set(err, BHIVE_ERR_CONFIG,
-				    "script %s has an error without a \"type\"", where);
+		                    "script %s has an error without a \"type\"", where);
 	if (!e && !bh_json_str(r, "text"))
-		return bh_error_set(err, BHIVE_ERR_CONFIG,
-				    "script %s needs \"text\" or \"error\"", where);
+		return bh_error_set(err, BHIVE_ERR_CONFIG, "script %s needs \"text\" or \"error\"",
+		                    where);
 	return 0;
 }
 
@@ -63,7 +64,7 @@ static int load_rule(script_rule *rule, const json_t *j, size_t i, bhive_error *
 	const char *re = bh_json_str(j, "regex");
 	if (!contains && !re)
 		return bh_error_set(err, BHIVE_ERR_CONFIG,
-				    "script %s needs \"contains\" or \"regex\"", where);
+		                    "script %s needs \"contains\" or \"regex\"", where);
 	if (check_reply(json_object_get(j, "reply"), where, err))
 		return BHIVE_ERR_CONFIG;
 	rule->reply = json_object_get(j, "reply");
@@ -73,7 +74,7 @@ static int load_rule(script_rule *rule, const json_t *j, size_t i, bhive_error *
 	}
 	if (regcomp(&rule->re, re, REG_EXTENDED | REG_NOSUB) != 0)
 		return bh_error_set(err, BHIVE_ERR_CONFIG, "script %s has a bad regex \"%s\"",
-				    where, re);
+		                    where, re);
 	rule->has_re = true;
 	return 0;
 }
@@ -113,8 +114,8 @@ static json_t *script_root(const json_t *spec, const char *base_dir, bhive_error
 		return NULL;
 	}
 	const char *name = json_string_value(spec);
-	char *path = (name[0] == '/' || !base_dir) ? bh_strdup(name)
-						    : bh_asprintf("%s/%s", base_dir, name);
+	char *path =
+	    (name[0] == '/' || !base_dir) ? bh_strdup(name) : bh_asprintf("%s/%s", base_dir, name);
 	size_t len = 0;
 	char *text = path ? bh_read_file(path, 0, &len, err) : NULL;
 	json_t *root = text ? bh_json_parse(text, len, path, err) : NULL;
@@ -155,7 +156,7 @@ static void fill_reply(const json_t *r, emu_script_reply *out)
 		return;
 	const char *msg = bh_json_str(e, "message");
 	emu_status_set(&out->error, (int)bh_json_int(e, "status", 400), bh_json_str(e, "type"),
-		       "%s", msg ? msg : "scripted error");
+	               "%s", msg ? msg : "scripted error");
 }
 
 static bool rule_matches(const script_rule *r, const char *text)

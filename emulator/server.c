@@ -25,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
 #include "emu.h"
 #include "server_int.h"
 
@@ -98,7 +99,7 @@ static void free_cb(void *p)
 }
 
 struct MHD_Response *emu_response_json(const json_t *body, const char *error_type,
-				       const char *request_id)
+                                       const char *request_id)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	size_t len = text ? strlen(text) : 0;
@@ -106,8 +107,8 @@ struct MHD_Response *emu_response_json(const json_t *body, const char *error_typ
 	free(text);
 	if (!copy)
 		return NULL;
-	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, copy,
-										    free_cb);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer_with_free_callback(len, copy, free_cb);
 	if (!r) {
 		bh_free(copy);
 		return NULL;
@@ -129,8 +130,7 @@ struct MHD_Response *emu_response_error(const emu_status *st, const char *reques
 }
 
 /* Sends r now, or parks the request and sends it when delay_ms is over. */
-enum MHD_Result emu_req_reply(emu_req *q, unsigned status, struct MHD_Response *r,
-			      double delay_ms)
+enum MHD_Result emu_req_reply(emu_req *q, unsigned status, struct MHD_Response *r, double delay_ms)
 {
 	if (!r)
 		return MHD_NO;
@@ -165,11 +165,11 @@ typedef struct drip {
 	emu_server *s;
 	struct MHD_Connection *conn;
 	char *data;
-	size_t len;               /* bytes that will really be sent */
+	size_t len; /* bytes that will really be sent */
 	size_t step;
 	long interval_ms;
 	int64_t next_ms;
-	bool cut;                 /* fail the transfer after len bytes */
+	bool cut; /* fail the transfer after len bytes */
 } drip;
 
 static void drip_free(void *cls)
@@ -186,7 +186,7 @@ static ssize_t drip_read(void *cls, uint64_t pos, char *buf, size_t max)
 	drip *d = cls;
 	if (pos >= d->len)
 		return d->cut ? MHD_CONTENT_READER_END_WITH_ERROR
-			      : MHD_CONTENT_READER_END_OF_STREAM;
+		              : MHD_CONTENT_READER_END_OF_STREAM;
 	if (d->interval_ms > 0 && !d->s->stopping) {
 		int64_t now = bh_now_ms();
 		if (now < d->next_ms && emu_server_park(d->s, d->conn, d->next_ms))
@@ -204,8 +204,8 @@ static ssize_t drip_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 /* A body of text sent slowly (cut = false) or cut off: the header promises
  * declared bytes, and the connection closes after text's first half. */
-struct MHD_Response *emu_response_drip(emu_server *s, struct MHD_Connection *conn,
-				       const char *text, bool cut, long step, long interval_ms)
+struct MHD_Response *emu_response_drip(emu_server *s, struct MHD_Connection *conn, const char *text,
+                                       bool cut, long step, long interval_ms)
 {
 	drip *d = bh_calloc(1, sizeof(*d));
 	size_t len = strlen(text);
@@ -213,12 +213,18 @@ struct MHD_Response *emu_response_drip(emu_server *s, struct MHD_Connection *con
 		bh_free(d);
 		return NULL;
 	}
-	*d = (drip){s, conn, d->data, cut ? len / 2 : len, step > 0 ? (size_t)step : len,
-		    cut ? 0 : interval_ms, 0, cut};
+	*d = (drip){s,
+	            conn,
+	            d->data,
+	            cut ? len / 2 : len,
+	            step > 0 ? (size_t)step : len,
+	            cut ? 0 : interval_ms,
+	            0,
+	            cut};
 	if (d->step == 0)
 		d->step = 1;
-	struct MHD_Response *r = MHD_create_response_from_callback(len, 1024, drip_read, d,
-								   drip_free);
+	struct MHD_Response *r =
+	    MHD_create_response_from_callback(len, 1024, drip_read, d, drip_free);
 	if (!r)
 		drip_free(d);
 	else
@@ -240,7 +246,7 @@ static emu_req *req_new(emu_server *s, struct MHD_Connection *conn)
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	emu_req *q = *con_cls;
 	if (!q)
@@ -253,9 +259,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	emu_server *s = cls;
 	emu_req *q = *con_cls;
@@ -295,19 +300,19 @@ static struct MHD_Daemon *start_daemon(emu_server *s, bhive_error *err)
 	sa.sin_port = htons((uint16_t)s->opt.port);
 	if (inet_pton(AF_INET, s->opt.bind, &sa.sin_addr) != 1) {
 		bh_error_set(err, BHIVE_ERR_INVALID, "bind address \"%s\" is not an IPv4 address",
-			     s->opt.bind);
+		             s->opt.bind);
 		return NULL;
 	}
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-		MHD_OPTION_CONNECTION_LIMIT, s->opt.connection_limit,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		(unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, s, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+	    MHD_OPTION_CONNECTION_LIMIT, s->opt.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+	    keep_escaped, s, MHD_OPTION_END);
 	if (!d)
-		bh_error_set(err, BHIVE_ERR_NETWORK, "cannot listen on \"%s:%d\": %s",
-			     s->opt.bind, s->opt.port, strerror(errno));
+		bh_error_set(err, BHIVE_ERR_NETWORK, "cannot listen on \"%s:%d\": %s", s->opt.bind,
+		             s->opt.port, strerror(errno));
 	return d;
 }
 

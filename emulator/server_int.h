@@ -7,6 +7,7 @@
 #define EMU_SERVER_INT_H
 
 #include <microhttpd.h>
+
 #include "emu.h"
 
 typedef struct emu_timer {
@@ -16,8 +17,8 @@ typedef struct emu_timer {
 
 /* Prompt-cache prefixes seen so far: an open-addressing set of 64-bit keys. */
 typedef struct emu_prefix_cache {
-	uint64_t *keys;           /* 0 = empty slot */
-	size_t cap;               /* power of two */
+	uint64_t *keys; /* 0 = empty slot */
+	size_t cap;     /* power of two */
 	size_t len;
 } emu_prefix_cache;
 
@@ -26,9 +27,9 @@ struct emu_server {
 	emu_options opt;
 	emu_config *cfg;
 	emu_record *rec;
-	bh_rng fault_rng;         /* fault draws: reproducible for a seed */
-	bh_rng latency_rng;       /* latency distribution draws */
-	bh_rng id_rng;            /* request ids */
+	bh_rng fault_rng;   /* fault draws: reproducible for a seed */
+	bh_rng latency_rng; /* latency distribution draws */
+	bh_rng id_rng;      /* request ids */
 	emu_prefix_cache cache;
 	emu_timer *timers;
 	size_t num_timers;
@@ -51,13 +52,12 @@ typedef struct emu_req {
 
 bool emu_server_park(emu_server *s, struct MHD_Connection *conn, int64_t due_ms);
 struct MHD_Response *emu_response_json(const json_t *body, const char *error_type,
-				       const char *request_id);
+                                       const char *request_id);
 struct MHD_Response *emu_response_error(const emu_status *st, const char *request_id);
-struct MHD_Response *emu_response_drip(emu_server *s, struct MHD_Connection *conn,
-				       const char *text, bool cut, long step, long interval_ms);
+struct MHD_Response *emu_response_drip(emu_server *s, struct MHD_Connection *conn, const char *text,
+                                       bool cut, long step, long interval_ms);
 /* Sends r (taking it) now, or after delay_ms with the connection parked. */
-enum MHD_Result emu_req_reply(emu_req *q, unsigned status, struct MHD_Response *r,
-			      double delay_ms);
+enum MHD_Result emu_req_reply(emu_req *q, unsigned status, struct MHD_Response *r, double delay_ms);
 enum MHD_Result emu_req_send_parked(emu_req *q);
 
 /* routes.c */
@@ -67,7 +67,7 @@ emu_http_header *emu_req_headers(struct MHD_Connection *conn, size_t *n);
 void emu_request_id(emu_server *s, char out[37]);
 
 /* converse.c */
-enum MHD_Result emu_converse(emu_server *s, emu_req *q, const char *raw_path,
-			     const char *label, const char *op);
+enum MHD_Result emu_converse(emu_server *s, emu_req *q, const char *raw_path, const char *label,
+                             const char *op);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
 #include "emu.h"
 
 #define CONSTRAINT "1 validation error detected: "
@@ -54,14 +55,14 @@ json_t *emu_parse_body(const char *body, size_t len, emu_status *st)
 	json_t *v = json_loadb(body ? body : "", len, 0, &je);
 	if (!v) {
 		emu_status_set(st, 400, "SerializationException",
-			       "Could not parse request body into json: %s (line %d, column %d)",
-			       je.text, je.line, je.column);
+		               "Could not parse request body into json: %s (line %d, column %d)",
+		               je.text, je.line, je.column);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
 		emu_status_set(st, 400, "SerializationException",
-			       "Could not parse request body into json: expected an object");
+		               "Could not parse request body into json: expected an object");
 		return NULL;
 	}
 	return v;
@@ -71,8 +72,10 @@ static int need(const json_t *obj, const char *key, const char *path, emu_status
 {
 	if (json_object_get(obj, key))
 		return 0;
-	return invalid(st, CONSTRAINT "Value null at '%s.%s' failed to satisfy constraint: "
-		       "Member must not be null", path, key);
+	return invalid(st,
+	               CONSTRAINT "Value null at '%s.%s' failed to satisfy constraint: "
+	                          "Member must not be null",
+	               path, key);
 }
 
 static int need_string(const json_t *obj, const char *key, const char *path, emu_status *st)
@@ -90,13 +93,15 @@ static int need_string(const json_t *obj, const char *key, const char *path, emu
 /* Every union in the model (ContentBlock, SystemContentBlock, Tool ...) must
  * carry exactly one known member; *member gets its name. */
 static int union_member(const json_t *blk, const char *const *known, const char *path,
-			const char **member, emu_status *st)
+                        const char **member, emu_status *st)
 {
 	if (!json_is_object(blk))
 		return wrong_type(st, path, "an object");
 	if (json_object_size(blk) != 1)
-		return invalid(st, CONSTRAINT "Value at '%s' failed to satisfy constraint: "
-			       "Member must have exactly one member set", path);
+		return invalid(st,
+		               CONSTRAINT "Value at '%s' failed to satisfy constraint: "
+		                          "Member must have exactly one member set",
+		               path);
 	const char *key = json_object_iter_key(json_object_iter((json_t *)blk));
 	for (size_t i = 0; known[i]; i++) {
 		if (strcmp(known[i], key) == 0) {
@@ -104,8 +109,10 @@ static int union_member(const json_t *blk, const char *const *known, const char 
 			return 0;
 		}
 	}
-	return invalid(st, CONSTRAINT "Value '%s' at '%s' failed to satisfy constraint: "
-		       "Member must be a known union member", key, path);
+	return invalid(st,
+	               CONSTRAINT "Value '%s' at '%s' failed to satisfy constraint: "
+	                          "Member must be a known union member",
+	               key, path);
 }
 
 static int check_cache_point(const json_t *cp, const char *path, emu_status *st)
@@ -115,9 +122,11 @@ static int check_cache_point(const json_t *cp, const char *path, emu_status *st)
 	if (need_string(cp, "type", path, st))
 		return -1;
 	if (!bh_streq(bh_json_str(cp, "type"), "default"))
-		return invalid(st, CONSTRAINT "Value '%s' at '%s.type' failed to satisfy "
-			       "constraint: Member must satisfy enum value set: [default]",
-			       bh_json_str(cp, "type"), path);
+		return invalid(st,
+		               CONSTRAINT
+		               "Value '%s' at '%s.type' failed to satisfy "
+		               "constraint: Member must satisfy enum value set: [default]",
+		               bh_json_str(cp, "type"), path);
 	return 0;
 }
 
@@ -157,12 +166,22 @@ static int check_media(const json_t *b, const char *member, const char *path, em
 	return need(b, "source", path, st);
 }
 
-static const char *const content_members[] = {
-	"text", "image", "document", "video", "audio", "toolUse", "toolResult", "guardContent",
-	"cachePoint", "reasoningContent", "citationsContent", "searchResult", NULL};
+static const char *const content_members[] = {"text",
+                                              "image",
+                                              "document",
+                                              "video",
+                                              "audio",
+                                              "toolUse",
+                                              "toolResult",
+                                              "guardContent",
+                                              "cachePoint",
+                                              "reasoningContent",
+                                              "citationsContent",
+                                              "searchResult",
+                                              NULL};
 
 static int check_content_block(const json_t *blk, const char *path, size_t *cache_points,
-			       emu_status *st)
+                               emu_status *st)
 {
 	const char *m;
 	if (union_member(blk, content_members, path, &m, st))
@@ -198,21 +217,23 @@ static int check_role(const json_t *msg, size_t i, const char *prev, emu_status 
 		return wrong_type(st, path, "a string");
 	}
 	if (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)
-		return invalid(st, CONSTRAINT "Value '%s' at 'messages.%zu.member.role' failed to "
-			       "satisfy constraint: Member must satisfy enum value set: "
-			       "[user, assistant]", role, i + 1);
+		return invalid(st,
+		               CONSTRAINT "Value '%s' at 'messages.%zu.member.role' failed to "
+		                          "satisfy constraint: Member must satisfy enum value set: "
+		                          "[user, assistant]",
+		               role, i + 1);
 	if (i == 0 && strcmp(role, "user") != 0)
 		return invalid(st, "A conversation must start with a user message. Try again with "
-			       "a conversation that starts with a user message.");
+		                   "a conversation that starts with a user message.");
 	if (prev && strcmp(prev, role) == 0)
 		return invalid(st, "A conversation must alternate between user and assistant "
-			       "roles. Make sure the conversation alternates between user and "
-			       "assistant roles and try again.");
+		                   "roles. Make sure the conversation alternates between user and "
+		                   "assistant roles and try again.");
 	return 0;
 }
 
 static int check_message(const json_t *msg, size_t i, const char *prev, size_t *cache_points,
-			 emu_status *st)
+                         emu_status *st)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "messages.%zu.member", i + 1);
@@ -226,9 +247,11 @@ static int check_message(const json_t *msg, size_t i, const char *prev, size_t *
 		return wrong_type(st, path, "a list");
 	}
 	if (json_array_size(content) == 0)
-		return invalid(st, "The content field in the Message object at messages.%zu is "
-			       "empty. Add a ContentBlock object to the content field and try "
-			       "again.", i);
+		return invalid(st,
+		               "The content field in the Message object at messages.%zu is "
+		               "empty. Add a ContentBlock object to the content field and try "
+		               "again.",
+		               i);
 	for (size_t j = 0; j < json_array_size(content); j++) {
 		char bp[96];
 		snprintf(bp, sizeof(bp), "messages.%zu.member.content.%zu.member", i + 1, j + 1);
@@ -245,7 +268,7 @@ static int check_messages(const json_t *req, size_t *cache_points, emu_status *s
 		return wrong_type(st, "messages", "a list");
 	if (json_array_size(msgs) == 0)
 		return invalid(st, "A conversation must start with a user message. Try again with "
-			       "a conversation that starts with a user message.");
+		                   "a conversation that starts with a user message.");
 	const char *prev = NULL;
 	for (size_t i = 0; i < json_array_size(msgs); i++) {
 		const json_t *m = json_array_get(msgs, i);
@@ -276,9 +299,12 @@ static int check_system(const json_t *req, size_t *cache_points, emu_status *st)
 		if (strcmp(m, "text") == 0 && !json_is_string(v))
 			return wrong_type(st, p, "a string");
 		if (strcmp(m, "text") == 0 && json_string_length(v) == 0)
-			return invalid(st, CONSTRAINT "Value '' at '%s.text' failed to satisfy "
-				       "constraint: Member must have length greater than or equal "
-				       "to 1", p);
+			return invalid(st,
+			               CONSTRAINT
+			               "Value '' at '%s.text' failed to satisfy "
+			               "constraint: Member must have length greater than or equal "
+			               "to 1",
+			               p);
 		if (strcmp(m, "cachePoint") == 0) {
 			(*cache_points)++;
 			if (check_cache_point(v, p, st))
@@ -300,11 +326,15 @@ static int check_unit_float(const json_t *ic, const char *key, emu_status *st)
 		return wrong_type(st, p, "a number");
 	double d = json_number_value(v);
 	if (d < 0)
-		return invalid(st, CONSTRAINT "Value '%g' at '%s' failed to satisfy constraint: "
-			       "Member must have value greater than or equal to 0", d, p);
+		return invalid(st,
+		               CONSTRAINT "Value '%g' at '%s' failed to satisfy constraint: "
+		                          "Member must have value greater than or equal to 0",
+		               d, p);
 	if (d > 1)
-		return invalid(st, CONSTRAINT "Value '%g' at '%s' failed to satisfy constraint: "
-			       "Member must have value less than or equal to 1", d, p);
+		return invalid(st,
+		               CONSTRAINT "Value '%g' at '%s' failed to satisfy constraint: "
+		                          "Member must have value less than or equal to 1",
+		               d, p);
 	return 0;
 }
 
@@ -320,9 +350,12 @@ static int check_stop_sequences(const json_t *ic, emu_status *st)
 		if (!json_is_string(s))
 			return wrong_type(st, "inferenceConfig.stopSequences", "a list of strings");
 		if (json_string_length(s) == 0)
-			return invalid(st, CONSTRAINT "Value '' at 'inferenceConfig.stopSequences."
-				       "%zu.member' failed to satisfy constraint: Member must have "
-				       "length greater than or equal to 1", i + 1);
+			return invalid(st,
+			               CONSTRAINT
+			               "Value '' at 'inferenceConfig.stopSequences."
+			               "%zu.member' failed to satisfy constraint: Member must have "
+			               "length greater than or equal to 1",
+			               i + 1);
 	}
 	return 0;
 }
@@ -338,9 +371,12 @@ static int check_inference_config(const json_t *req, emu_status *st)
 	if (mt && !json_is_integer(mt))
 		return wrong_type(st, "inferenceConfig.maxTokens", "an integer");
 	if (mt && json_integer_value(mt) < 1)
-		return invalid(st, CONSTRAINT "Value '%lld' at 'inferenceConfig.maxTokens' failed "
-			       "to satisfy constraint: Member must have value greater than or "
-			       "equal to 1", (long long)json_integer_value(mt));
+		return invalid(st,
+		               CONSTRAINT
+		               "Value '%lld' at 'inferenceConfig.maxTokens' failed "
+		               "to satisfy constraint: Member must have value greater than or "
+		               "equal to 1",
+		               (long long)json_integer_value(mt));
 	if (check_unit_float(ic, "temperature", st) || check_unit_float(ic, "topP", st))
 		return -1;
 	return check_stop_sequences(ic, st);
@@ -387,8 +423,9 @@ static int check_tools(const json_t *req, size_t *cache_points, emu_status *st)
 	if (!json_is_array(tools))
 		return wrong_type(st, "toolConfig.tools", "a list");
 	if (json_array_size(tools) == 0)
-		return invalid(st, CONSTRAINT "Value '[]' at 'toolConfig.tools' failed to satisfy "
-			       "constraint: Member must have length greater than or equal to 1");
+		return invalid(st, CONSTRAINT
+		               "Value '[]' at 'toolConfig.tools' failed to satisfy "
+		               "constraint: Member must have length greater than or equal to 1");
 	for (size_t i = 0; i < json_array_size(tools); i++)
 		if (check_tool(json_array_get(tools, i), i, cache_points, st))
 			return -1;
@@ -407,8 +444,10 @@ int emu_validate_converse(const json_t *req, emu_status *st)
 	if (amf && !json_is_object(amf))
 		return wrong_type(st, "additionalModelRequestFields", "an object");
 	if (cache_points > EMU_MAX_CACHE_POINTS)
-		return invalid(st, "A maximum of %d blocks with cache_control may be provided. "
-			       "Found %zu.", EMU_MAX_CACHE_POINTS, cache_points);
+		return invalid(st,
+		               "A maximum of %d blocks with cache_control may be provided. "
+		               "Found %zu.",
+		               EMU_MAX_CACHE_POINTS, cache_points);
 	return 0;
 }
 
@@ -434,7 +473,8 @@ static size_t block_chars(const json_t *blk)
 	const char *key;
 	const json_t *v;
 	size_t n = 0;
-	json_object_foreach((json_t *)blk, key, v) {
+	json_object_foreach((json_t *)blk, key, v)
+	{
 		if (strcmp(key, "cachePoint") == 0)
 			continue;
 		n += json_is_string(v) ? json_string_length(v) : json_chars(v);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "emu.h"
 
 static emu_config *fuzz_config(void)
@@ -25,13 +26,19 @@ static emu_config *fuzz_config(void)
 static void fuzz_auth(const char *auth, const char *body, size_t body_len)
 {
 	const emu_http_header h[] = {
-		{"Host", "127.0.0.1:8787"},
-		{"Content-Type", "application/json"},
-		{"X-Amz-Date", "20240101T000000Z"},
-		{"Authorization", auth},
+	    {"Host", "127.0.0.1:8787"},
+	    {"Content-Type", "application/json"},
+	    {"X-Amz-Date", "20240101T000000Z"},
+	    {"Authorization", auth},
 	};
-	emu_auth_request r = {"POST", "/model/anthropic.claude-3-sonnet-20240229-v1%3A0/converse",
-			      NULL, h, BH_ARRAY_LEN(h), body, body_len, 1704067200};
+	emu_auth_request r = {"POST",
+	                      "/model/anthropic.claude-3-sonnet-20240229-v1%3A0/converse",
+	                      NULL,
+	                      h,
+	                      BH_ARRAY_LEN(h),
+	                      body,
+	                      body_len,
+	                      1704067200};
 	emu_status st = {0};
 	emu_auth_check(fuzz_config(), &r, &st);
 }

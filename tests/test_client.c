@@ -9,13 +9,15 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
 #include "aws/sigv4.h"
 #include "bedrock/wire.h"
 #include "bhive/client.h"
@@ -32,24 +34,34 @@
 #define CANARY_SECRET "CANARYsecretKEYwJalrXUtnFEMIK7MDENGbPxRfiCY"
 #define CANARY_TOKEN "CANARYsessionTOKENFwoGZXIvYXdzEJr"
 #define CANARY_BEARER "CANARYbearerABSKQmVkcm9ja0FQSUtleS"
-#define OK_BODY                                                                               \
-	"{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"4\"}]}},"  \
-	"\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":3,\"outputTokens\":1,"      \
+#define OK_BODY                                                                                    \
+	"{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"4\"}]}},"       \
+	"\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":3,\"outputTokens\":1,"             \
 	"\"totalTokens\":4},\"metrics\":{\"latencyMs\":12},\"newMember\":[1]}"
 #define JSON_HDR "Content-Type: application/json\n"
 
 /* The tests see no user configuration: no files, no metadata service. */
 static int isolate_env(void **state)
 {
-	static const char *unset[] = { "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION",
-		                       "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-		                       "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		                       "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL",
-		                       "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_RETRY_MODE",
-		                       "AWS_MAX_ATTEMPTS", "AWS_WEB_IDENTITY_TOKEN_FILE",
-		                       "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-		                       "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_USE_FIPS_ENDPOINT",
-		                       "AWS_USE_DUALSTACK_ENDPOINT", "BHIVE_LOG_LEVEL" };
+	static const char *unset[] = {"AWS_PROFILE",
+	                              "AWS_DEFAULT_PROFILE",
+	                              "AWS_REGION",
+	                              "AWS_DEFAULT_REGION",
+	                              "AWS_ACCESS_KEY_ID",
+	                              "AWS_SECRET_ACCESS_KEY",
+	                              "AWS_SESSION_TOKEN",
+	                              "AWS_BEARER_TOKEN_BEDROCK",
+	                              "AWS_ENDPOINT_URL",
+	                              "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+	                              "AWS_RETRY_MODE",
+	                              "AWS_MAX_ATTEMPTS",
+	                              "AWS_WEB_IDENTITY_TOKEN_FILE",
+	                              "AWS_ROLE_ARN",
+	                              "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	                              "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	                              "AWS_USE_FIPS_ENDPOINT",
+	                              "AWS_USE_DUALSTACK_ENDPOINT",
+	                              "BHIVE_LOG_LEVEL"};
 	for (size_t i = 0; i < BH_ARRAY_LEN(unset); i++)
 		unsetenv(unset[i]);
 	setenv("AWS_CONFIG_FILE", "/nonexistent/bhive-test/config", 1);
@@ -80,8 +92,8 @@ static bhive_client *new_client(bh_stub_server *s, int attempts, const char *bea
 static json_t *request(void)
 {
 	return json_pack("{s:s, s:[{s:s, s:[{s:s}]}], s:{s:i}}", "modelId", "ignored", "messages",
-	                 "role", "user", "content", "text", "2+2?", "inferenceConfig",
-	                 "maxTokens", 10);
+	                 "role", "user", "content", "text", "2+2?", "inferenceConfig", "maxTokens",
+	                 10);
 }
 
 static json_t *call(bhive_client *c, bhive_call_info *info, bhive_error *err)
@@ -101,16 +113,20 @@ static void verify_received(const bh_stub_request *q, const char *token)
 	bh_sigv4_header h[16];
 	size_t n = 0;
 	for (size_t i = 0; i < q->num_headers && n < 16; i++)
-		h[n++] = (bh_sigv4_header){ q->headers[i].name, q->headers[i].value };
+		h[n++] = (bh_sigv4_header){q->headers[i].name, q->headers[i].value};
 	assert_string_equal(q->path, DPATH);
-	bh_sigv4_request req = { .method = q->method, .path = PATH, .headers = h,
-		                 .num_headers = n, .body = q->body, .body_len = q->body_len };
+	bh_sigv4_request req = {.method = q->method,
+	                        .path = PATH,
+	                        .headers = h,
+	                        .num_headers = n,
+	                        .body = q->body,
+	                        .body_len = q->body_len};
 	bh_sigv4_auth auth;
 	bhive_error err;
 	bhive_error_clear(&err);
-	assert_int_equal(bh_sigv4_parse_authorization(
-				 bh_stub_request_header(q, "authorization"), &auth, &err),
-	                 0);
+	assert_int_equal(
+	    bh_sigv4_parse_authorization(bh_stub_request_header(q, "authorization"), &auth, &err),
+	    0);
 	assert_string_equal(auth.access_key_id, AKID);
 	assert_string_equal(auth.date, "20231114");
 	assert_string_equal(auth.region, "us-west-2");
@@ -126,8 +142,8 @@ static void test_sigv4_call(void **state)
 {
 	bh_set_wall_time(1700000000); /* 2023-11-14T22:13:20Z */
 	bh_stub_server *s = bh_stub_start();
-	bh_stub_reply r = { .status = 200, .body = OK_BODY,
-		            .headers = JSON_HDR "x-amzn-RequestId: req-123\n" };
+	bh_stub_reply r = {
+	    .status = 200, .body = OK_BODY, .headers = JSON_HDR "x-amzn-RequestId: req-123\n"};
 	bh_stub_add(s, "POST", DPATH, &r);
 	bhive_client *c = new_client(s, 3, NULL);
 	bhive_call_info info;
@@ -150,8 +166,7 @@ static void test_sigv4_call(void **state)
 	                           "/20231114/us-west-2/bedrock/aws4_request, SignedHeaders="));
 	assert_string_equal(bh_stub_request_header(q, "x-amz-date"), "20231114T221320Z");
 	assert_string_equal(bh_stub_request_header(q, "content-type"), "application/json");
-	assert_string_equal(bh_stub_request_header(q, "user-agent"),
-	                    "bhive/" BHIVE_VERSION_STRING);
+	assert_string_equal(bh_stub_request_header(q, "user-agent"), "bhive/" BHIVE_VERSION_STRING);
 	assert_null(bh_stub_request_header(q, "x-amz-security-token"));
 	assert_null(strstr(q->body, "modelId"));
 	assert_non_null(strstr(q->body, "\"maxTokens\":10"));
@@ -238,10 +253,10 @@ static void test_bearer(void **state)
 static void add_error(bh_stub_server *s, int status, const char *type, int times)
 {
 	char headers[256], body[256];
-	snprintf(headers, sizeof(headers), JSON_HDR "x-amzn-ErrorType: %s\nx-amzn-RequestId: r-%d\n",
-	         type, status);
+	snprintf(headers, sizeof(headers),
+	         JSON_HDR "x-amzn-ErrorType: %s\nx-amzn-RequestId: r-%d\n", type, status);
 	snprintf(body, sizeof(body), "{\"message\":\"%s happened\"}", type);
-	bh_stub_reply r = { .status = status, .body = body, .headers = headers, .times = times };
+	bh_stub_reply r = {.status = status, .body = body, .headers = headers, .times = times};
 	bh_stub_add(s, "POST", DPATH, &r);
 }
 
@@ -288,11 +303,11 @@ static void test_no_retry(void **state)
 		const char *type;
 		int code;
 	} cases[] = {
-		{ 400, "ValidationException", BHIVE_ERR_SERVICE_VALIDATION },
-		{ 408, "ModelTimeoutException", BHIVE_ERR_SERVICE_MODEL_TIMEOUT },
-		{ 424, "ModelErrorException", BHIVE_ERR_SERVICE_MODEL_ERROR },
-		{ 403, "AccessDeniedException", BHIVE_ERR_SERVICE_ACCESS },
-		{ 404, "ResourceNotFoundException", BHIVE_ERR_SERVICE_NOT_FOUND },
+	    {400, "ValidationException", BHIVE_ERR_SERVICE_VALIDATION},
+	    {408, "ModelTimeoutException", BHIVE_ERR_SERVICE_MODEL_TIMEOUT},
+	    {424, "ModelErrorException", BHIVE_ERR_SERVICE_MODEL_ERROR},
+	    {403, "AccessDeniedException", BHIVE_ERR_SERVICE_ACCESS},
+	    {404, "ResourceNotFoundException", BHIVE_ERR_SERVICE_NOT_FOUND},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		bh_stub_server *s = bh_stub_start();
@@ -338,7 +353,7 @@ static void test_quota_exhaustion(void **state)
 	bh_stub_server *s = bh_stub_start();
 	add_error(s, 503, "ServiceUnavailableException", 0);
 	bhive_client *c = new_client(s, 2, NULL);
-	tally t = { 0 };
+	tally t = {0};
 	json_t *req = request();
 	for (int i = 0; i < 120; i++)
 		assert_int_equal(bhive_converse_start(c, MODEL, req, count_cb, &t, NULL), 0);
@@ -357,7 +372,7 @@ static void test_quota_exhaustion(void **state)
 static int closed_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
@@ -390,7 +405,7 @@ static void test_connection_refused(void **state)
 static void test_read_timeout(void **state)
 {
 	bh_stub_server *s = bh_stub_start();
-	bh_stub_reply r = { .status = 200, .body = OK_BODY, .delay_ms = 2500 };
+	bh_stub_reply r = {.status = 200, .body = OK_BODY, .delay_ms = 2500};
 	bh_stub_add(s, "POST", DPATH, &r);
 	bhive_client_options o;
 	bhive_client_options_init(&o);
@@ -426,15 +441,16 @@ static void expect_failure(bh_stub_server *s, const bh_stub_reply *r, int code, 
 static void test_bad_bodies(void **state)
 {
 	bh_stub_server *s = bh_stub_start();
-	bh_stub_reply garbage = { .status = 200, .body = "<html>oops</html>" };
+	bh_stub_reply garbage = {.status = 200, .body = "<html>oops</html>"};
 	expect_failure(s, &garbage, BHIVE_ERR_PARSE,
-	               "response from model \"" MODEL "\" is not a Converse response: invalid JSON");
+	               "response from model \"" MODEL
+	               "\" is not a Converse response: invalid JSON");
 	expect_failure(s, &garbage, BHIVE_ERR_PARSE, "body \"<html>oops</html>\"");
-	bh_stub_reply truncated = { .status = 200, .body = "{\"output\":{\"message\":{\"ro" };
+	bh_stub_reply truncated = {.status = 200, .body = "{\"output\":{\"message\":{\"ro"};
 	expect_failure(s, &truncated, BHIVE_ERR_PARSE, "invalid JSON");
-	bh_stub_reply hang = { .hang_up = true };
+	bh_stub_reply hang = {.hang_up = true};
 	expect_failure(s, &hang, BHIVE_ERR_NETWORK, "request to \"127.0.0.1:");
-	bh_stub_reply html502 = { .status = 502, .body = "<html>bad gateway</html>" };
+	bh_stub_reply html502 = {.status = 502, .body = "<html>bad gateway</html>"};
 	expect_failure(s, &html502, BHIVE_ERR_SERVICE_INTERNAL,
 	               "returned HTTP 502: \"<html>bad gateway</html>\"");
 	bh_stub_free(s);
@@ -450,7 +466,7 @@ static void test_huge_body(void **state)
 	memcpy(big, "{\"output\":{\"message\":{}}}", 25);
 	bh_stub_add_simple(s, "POST", DPATH, 200, big);
 	bhive_transport tp;
-	bh_http_options ho = { .max_body = 4096 };
+	bh_http_options ho = {.max_body = 4096};
 	assert_int_equal(bh_http_transport_new(&ho, &tp, NULL), 0);
 	bhive_client_options o;
 	bhive_client_options_init(&o);
@@ -475,7 +491,7 @@ static void test_huge_body(void **state)
 static void test_concurrent_100(void **state)
 {
 	bh_stub_server *s = bh_stub_start();
-	bh_stub_reply r = { .status = 200, .body = OK_BODY, .delay_ms = 50 };
+	bh_stub_reply r = {.status = 200, .body = OK_BODY, .delay_ms = 50};
 	bh_stub_add(s, "POST", DPATH, &r);
 	bhive_transport tp;
 	assert_int_equal(bh_http_transport_new(NULL, &tp, NULL), 0);
@@ -487,7 +503,7 @@ static void test_concurrent_100(void **state)
 	o.secret_access_key = CANARY_SECRET;
 	o.transport = &tp;
 	bhive_client *c = bhive_client_new(&o, NULL);
-	tally t = { 0 };
+	tally t = {0};
 	json_t *req = request();
 	int64_t t0 = bh_now_ms();
 	for (int i = 0; i < 100; i++)
@@ -515,7 +531,7 @@ static void test_concurrent_100(void **state)
 
 typedef struct fake {
 	int sent, polls;
-	const int *statuses;     /* answers in order */
+	const int *statuses; /* answers in order */
 	char url[256];
 	char auth[512];
 	bhive_http_done_fn done;
@@ -541,10 +557,10 @@ static int fake_poll(void *ud, long timeout_ms)
 	f->polls++;
 	if (!f->done)
 		return 0;
-	static const char *hdrs[] = { "x-amzn-ErrorType: ThrottlingException", NULL };
+	static const char *hdrs[] = {"x-amzn-ErrorType: ThrottlingException", NULL};
 	int status = f->statuses[f->sent++];
-	bhive_http_response r = { status, status == 200 ? NULL : hdrs,
-		                  status == 200 ? OK_BODY : "{\"message\":\"slow\"}", 0 };
+	bhive_http_response r = {status, status == 200 ? NULL : hdrs,
+	                         status == 200 ? OK_BODY : "{\"message\":\"slow\"}", 0};
 	r.body_len = strlen(r.body);
 	bhive_http_done_fn done = f->done;
 	f->done = NULL;
@@ -559,9 +575,9 @@ static void fake_destroy(void *ud)
 
 static void test_custom_transport(void **state)
 {
-	static const int statuses[] = { 429, 200 };
-	fake f = { .statuses = statuses };
-	bhive_transport tp = { &f, fake_send, fake_poll, fake_destroy };
+	static const int statuses[] = {429, 200};
+	fake f = {.statuses = statuses};
+	bhive_transport tp = {&f, fake_send, fake_poll, fake_destroy};
 	bhive_client_options o;
 	bhive_client_options_init(&o);
 	o.region = "eu-west-1";
@@ -570,7 +586,8 @@ static void test_custom_transport(void **state)
 	o.transport = &tp;
 	bhive_client *c = bhive_client_new(&o, NULL);
 	assert_non_null(c);
-	assert_string_equal(bhive_client_endpoint(c), "https://bedrock-runtime.eu-west-1.amazonaws.com");
+	assert_string_equal(bhive_client_endpoint(c),
+	                    "https://bedrock-runtime.eu-west-1.amazonaws.com");
 	bhive_call_info info;
 	bhive_error err;
 	json_t *resp = call(c, &info, &err);
@@ -615,7 +632,7 @@ static void mark(void *ud)
 static void test_timers(void **state)
 {
 	bhive_client *c = new_client(NULL, 1, "t");
-	int hits[8] = { 0 };
+	int hits[8] = {0};
 	unsigned long a = bhive_client_add_timer(c, 30, mark, hits);
 	unsigned long b = bhive_client_add_timer(c, 10, mark, hits);
 	assert_true(a > 0 && b > 0 && a != b);
@@ -625,6 +642,38 @@ static void test_timers(void **state)
 	assert_int_equal(hits[0], 1);
 	assert_true(bh_now_ms() - t0 >= 10);
 	bhive_client_free(c);
+}
+
+/* A caller driving the client from its own loop: run(0) never blocks and
+ * still moves the call along. */
+static void test_run_nonblocking(void **state)
+{
+	bh_stub_server *s = bh_stub_start();
+	bh_stub_reply r = {.status = 200, .body = OK_BODY, .delay_ms = 100};
+	bh_stub_add(s, "POST", DPATH, &r);
+	bhive_client *c = new_client(s, 1, "t");
+	tally t = {0};
+	json_t *req = request();
+	assert_int_equal(bhive_converse_start(c, MODEL, req, count_cb, &t, NULL), 0);
+	json_decref(req);
+	int64_t t0 = bh_now_ms(), slowest = 0;
+	int spins = 0;
+	for (;;) {
+		int64_t before = bh_now_ms();
+		int left = bhive_client_run(c, 0);
+		if (bh_now_ms() - before > slowest)
+			slowest = bh_now_ms() - before;
+		if (left == 0 || bh_now_ms() - t0 > 5000)
+			break;
+		spins++;
+		usleep(5000);
+	}
+	assert_int_equal(t.ok, 1);
+	assert_true(spins > 3);    /* the server took 100 ms: many turns */
+	assert_true(slowest < 50); /* and no turn blocked on it */
+	assert_int_equal(bhive_client_pending(c), 0);
+	bhive_client_free(c);
+	bh_stub_free(s);
 }
 
 /* ---- secrets ------------------------------------------------------------- */
@@ -672,22 +721,23 @@ static void test_canary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sigv4_call),
-		cmocka_unit_test(test_session_token),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_retry_then_success),
-		cmocka_unit_test(test_retries_exhausted),
-		cmocka_unit_test(test_no_retry),
-		cmocka_unit_test(test_quota_exhaustion),
-		cmocka_unit_test(test_connection_refused),
-		cmocka_unit_test(test_read_timeout),
-		cmocka_unit_test(test_bad_bodies),
-		cmocka_unit_test(test_huge_body),
-		cmocka_unit_test(test_concurrent_100),
-		cmocka_unit_test(test_custom_transport),
-		cmocka_unit_test(test_region),
-		cmocka_unit_test(test_timers),
-		cmocka_unit_test(test_canary),
+	    cmocka_unit_test(test_sigv4_call),
+	    cmocka_unit_test(test_session_token),
+	    cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_retry_then_success),
+	    cmocka_unit_test(test_retries_exhausted),
+	    cmocka_unit_test(test_no_retry),
+	    cmocka_unit_test(test_quota_exhaustion),
+	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test(test_read_timeout),
+	    cmocka_unit_test(test_bad_bodies),
+	    cmocka_unit_test(test_huge_body),
+	    cmocka_unit_test(test_concurrent_100),
+	    cmocka_unit_test(test_custom_transport),
+	    cmocka_unit_test(test_region),
+	    cmocka_unit_test(test_timers),
+	    cmocka_unit_test(test_run_nonblocking),
+	    cmocka_unit_test(test_canary),
 	};
 	return cmocka_run_group_tests(tests, isolate_env, NULL);
 }

@@ -10,18 +10,19 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
 #include "test_emulator_harness.h"
 
 static emu_proc emu;
 static char config_path[64], script_path[64];
 
 static const char script_json[] =
-	"{\"replies\": [{\"text\": \"first\"}, {\"text\": \"second\", \"delay_ms\": 120},"
-	" {\"error\": {\"status\": 424, \"type\": \"ModelErrorException\","
-	" \"message\": \"scripted failure\"}}],"
-	" \"rules\": [{\"contains\": \"ping\", \"reply\": {\"text\": \"pong\"}},"
-	" {\"regex\": \"^count [0-9]+$\", \"reply\": {\"text\": \"counted\","
-	" \"reasoning\": \"because\"}}]}";
+    "{\"replies\": [{\"text\": \"first\"}, {\"text\": \"second\", \"delay_ms\": 120},"
+    " {\"error\": {\"status\": 424, \"type\": \"ModelErrorException\","
+    " \"message\": \"scripted failure\"}}],"
+    " \"rules\": [{\"contains\": \"ping\", \"reply\": {\"text\": \"pong\"}},"
+    " {\"regex\": \"^count [0-9]+$\", \"reply\": {\"text\": \"counted\","
+    " \"reasoning\": \"because\"}}]}";
 
 /* A scripted model from a file, one with an inline script, and the
  * application inference profile of the recorded traffic mapped to a
@@ -32,14 +33,15 @@ static int setup(void **state)
 	char config[1024];
 	if (!harness_write_file(script_path, sizeof(script_path), script_json))
 		return -1;
-	snprintf(config, sizeof(config),
-		 "{\"models\": {\"test.scripted-v1:0\": {\"kind\": \"scripted\", \"script\": \"%s\"},"
-		 " \"test.inline-v1\": {\"kind\": \"scripted\", \"script\": {\"replies\":"
-		 " [{\"text\": \"0123456789abcdefghij\"}]}},"
-		 " \"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/"
-		 "mi1dadi0g15f\": {\"kind\": \"reasoner\", \"skill\": 0.5},"
-		 " \"moonshot.kimi-k2-thinking\": {\"skill\": 0.6}}}",
-		 script_path);
+	snprintf(
+	    config, sizeof(config),
+	    "{\"models\": {\"test.scripted-v1:0\": {\"kind\": \"scripted\", \"script\": \"%s\"},"
+	    " \"test.inline-v1\": {\"kind\": \"scripted\", \"script\": {\"replies\":"
+	    " [{\"text\": \"0123456789abcdefghij\"}]}},"
+	    " \"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/"
+	    "mi1dadi0g15f\": {\"kind\": \"reasoner\", \"skill\": 0.5},"
+	    " \"moonshot.kimi-k2-thinking\": {\"skill\": 0.6}}}",
+	    script_path);
 	if (!harness_write_file(config_path, sizeof(config_path), config))
 		return -1;
 	const char *args[] = {"--config", config_path, "--time-scale", "0", NULL};
@@ -69,7 +71,8 @@ static void assert_same_keys(const json_t *want, const json_t *got, const char *
 {
 	const char *key;
 	const json_t *v;
-	json_object_foreach((json_t *)want, key, v) {
+	json_object_foreach((json_t *)want, key, v)
+	{
 		if (strcmp(key, "serverToolUsage") == 0 || strcmp(key, "trace") == 0 ||
 		    strcmp(key, "cacheReadInputTokenCount") == 0 ||
 		    strcmp(key, "cacheWriteInputTokenCount") == 0 ||
@@ -85,15 +88,15 @@ static void check_shape(const json_t *want, const http_resp *r, const char *file
 	assert_same_keys(want, r->json, file);
 	assert_same_keys(json_object_get(want, "usage"), json_object_get(r->json, "usage"), file);
 	assert_same_keys(json_object_get(want, "metrics"), json_object_get(r->json, "metrics"),
-			 file);
+	                 file);
 	const json_t *msg = json_object_get(json_object_get(r->json, "output"), "message");
 	assert_string_equal(bh_json_str(msg, "role"), "assistant");
 	assert_true(json_array_size(json_object_get(msg, "content")) >= 1);
 	const json_t *u = json_object_get(r->json, "usage");
 	assert_int_equal(bh_json_int(u, "totalTokens", -1),
-			 bh_json_int(u, "inputTokens", 0) + bh_json_int(u, "outputTokens", 0) +
-				 bh_json_int(u, "cacheReadInputTokens", 0) +
-				 bh_json_int(u, "cacheWriteInputTokens", 0));
+	                 bh_json_int(u, "inputTokens", 0) + bh_json_int(u, "outputTokens", 0) +
+	                     bh_json_int(u, "cacheReadInputTokens", 0) +
+	                     bh_json_int(u, "cacheWriteInputTokens", 0));
 	assert_int_equal(strlen(r->request_id), 36);
 }
 
@@ -107,7 +110,7 @@ static void replay_entry(const json_t *e)
 	http_call(&emu, "POST", path, body, h, &r);
 	free(body);
 	snprintf(file, sizeof(file), "%s/testdata/converse/%s", BHIVE_SHARED_DIR,
-		 bh_json_str(e, "body_file"));
+	         bh_json_str(e, "body_file"));
 	size_t len;
 	char *text = bh_read_file(file, 0, &len, NULL);
 	json_t *want = text ? json_loadb(text, len, 0, NULL) : NULL;
@@ -136,7 +139,8 @@ static void test_replay_recorded_traffic(void **state)
 	json_t *idx = json_loadb(text, len, 0, NULL);
 	size_t i;
 	const json_t *e;
-	json_array_foreach(json_object_get(idx, "entries"), i, e) {
+	json_array_foreach(json_object_get(idx, "entries"), i, e)
+	{
 		if (!bh_streq(bh_json_str(e, "kind"), "json") ||
 		    bh_ends_with(bh_json_str(e, "path"), "converse-stream"))
 			continue;
@@ -156,67 +160,70 @@ typedef struct bad_case {
 } bad_case;
 
 static const bad_case bad_cases[] = {
-	{"{\"messages\": []}", 400, "ValidationException",
-	 "A conversation must start with a user message."},
-	{"{}", 400, "ValidationException", "A conversation must start with a user message."},
-	{"{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"text\": \"x\"}]}]}", 400,
-	 "ValidationException", "A conversation must start with a user message."},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]},"
-	 " {\"role\": \"user\", \"content\": [{\"text\": \"b\"}]}]}",
-	 400, "ValidationException",
-	 "A conversation must alternate between user and assistant roles."},
-	{"{\"messages\": [{\"role\": \"robot\", \"content\": [{\"text\": \"x\"}]}]}", 400,
-	 "ValidationException",
-	 "1 validation error detected: Value 'robot' at 'messages.1.member.role' failed to "
-	 "satisfy constraint: Member must satisfy enum value set: [user, assistant]"},
-	{"{\"messages\": [{\"role\": \"user\"}]}", 400, "ValidationException",
-	 "1 validation error detected: Value null at 'messages.1.member.content' failed to "
-	 "satisfy constraint: Member must not be null"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": []}]}", 400, "ValidationException",
-	 "The content field in the Message object at messages.0 is empty."},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"sound\": \"x\"}]}]}", 400,
-	 "ValidationException", "1 validation error detected: Value 'sound' at "
-	 "'messages.1.member.content.1.member'"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\", \"image\": {}}]}]}",
-	 400, "ValidationException", "1 validation error detected: Value at "
-	 "'messages.1.member.content.1.member' failed to satisfy constraint: Member must have "
-	 "exactly one member set"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
-	 " \"inferenceConfig\": {\"maxTokens\": 0}}",
-	 400, "ValidationException",
-	 "1 validation error detected: Value '0' at 'inferenceConfig.maxTokens' failed to "
-	 "satisfy constraint: Member must have value greater than or equal to 1"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
-	 " \"inferenceConfig\": {\"temperature\": 1.5}}",
-	 400, "ValidationException",
-	 "1 validation error detected: Value '1.5' at 'inferenceConfig.temperature' failed to "
-	 "satisfy constraint: Member must have value less than or equal to 1"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
-	 " \"inferenceConfig\": {\"topP\": -0.5}}",
-	 400, "ValidationException",
-	 "1 validation error detected: Value '-0.5' at 'inferenceConfig.topP' failed to "
-	 "satisfy constraint: Member must have value greater than or equal to 0"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
-	 " \"system\": [{\"text\": \"\"}]}",
-	 400, "ValidationException", "1 validation error detected: Value '' at 'system.1.member.text'"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}, {\"cachePoint\":"
-	 " {\"type\": \"default\"}}]}], \"system\": [{\"text\": \"s\"}, {\"cachePoint\": {\"type\":"
-	 " \"default\"}}, {\"cachePoint\": {\"type\": \"default\"}}, {\"cachePoint\": {\"type\":"
-	 " \"default\"}}, {\"cachePoint\": {\"type\": \"default\"}}]}",
-	 400, "ValidationException", "A maximum of 4 blocks with cache_control may be provided. "
-	 "Found 5."},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"toolUse\": {\"name\": \"f\"}}]}]}",
-	 400, "ValidationException", "1 validation error detected: Value null at "
-	 "'messages.1.member.content.1.member.toolUse.toolUseId'"},
-	{"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
-	 " \"toolConfig\": {\"tools\": [{\"toolSpec\": {\"name\": \"f\"}}]}}",
-	 400, "ValidationException", "1 validation error detected: Value null at "
-	 "'toolConfig.tools.1.member.toolSpec.inputSchema'"},
-	{"{\"messages\": \"hello\"}", 400, "SerializationException", "Expected a list at 'messages'"},
-	{"{\"messages\": [", 400, "SerializationException",
-	 "Could not parse request body into json"},
-	{"[1, 2]", 400, "SerializationException", "Could not parse request body into json"},
-	{"", 400, "SerializationException", "Could not parse request body into json"},
+    {"{\"messages\": []}", 400, "ValidationException",
+     "A conversation must start with a user message."},
+    {"{}", 400, "ValidationException", "A conversation must start with a user message."},
+    {"{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"text\": \"x\"}]}]}", 400,
+     "ValidationException", "A conversation must start with a user message."},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]},"
+     " {\"role\": \"user\", \"content\": [{\"text\": \"b\"}]}]}",
+     400, "ValidationException", "A conversation must alternate between user and assistant roles."},
+    {"{\"messages\": [{\"role\": \"robot\", \"content\": [{\"text\": \"x\"}]}]}", 400,
+     "ValidationException",
+     "1 validation error detected: Value 'robot' at 'messages.1.member.role' failed to "
+     "satisfy constraint: Member must satisfy enum value set: [user, assistant]"},
+    {"{\"messages\": [{\"role\": \"user\"}]}", 400, "ValidationException",
+     "1 validation error detected: Value null at 'messages.1.member.content' failed to "
+     "satisfy constraint: Member must not be null"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": []}]}", 400, "ValidationException",
+     "The content field in the Message object at messages.0 is empty."},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"sound\": \"x\"}]}]}", 400,
+     "ValidationException",
+     "1 validation error detected: Value 'sound' at "
+     "'messages.1.member.content.1.member'"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\", \"image\": {}}]}]}", 400,
+     "ValidationException",
+     "1 validation error detected: Value at "
+     "'messages.1.member.content.1.member' failed to satisfy constraint: Member must have "
+     "exactly one member set"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
+     " \"inferenceConfig\": {\"maxTokens\": 0}}",
+     400, "ValidationException",
+     "1 validation error detected: Value '0' at 'inferenceConfig.maxTokens' failed to "
+     "satisfy constraint: Member must have value greater than or equal to 1"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
+     " \"inferenceConfig\": {\"temperature\": 1.5}}",
+     400, "ValidationException",
+     "1 validation error detected: Value '1.5' at 'inferenceConfig.temperature' failed to "
+     "satisfy constraint: Member must have value less than or equal to 1"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
+     " \"inferenceConfig\": {\"topP\": -0.5}}",
+     400, "ValidationException",
+     "1 validation error detected: Value '-0.5' at 'inferenceConfig.topP' failed to "
+     "satisfy constraint: Member must have value greater than or equal to 0"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
+     " \"system\": [{\"text\": \"\"}]}",
+     400, "ValidationException", "1 validation error detected: Value '' at 'system.1.member.text'"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}, {\"cachePoint\":"
+     " {\"type\": \"default\"}}]}], \"system\": [{\"text\": \"s\"}, {\"cachePoint\": {\"type\":"
+     " \"default\"}}, {\"cachePoint\": {\"type\": \"default\"}}, {\"cachePoint\": {\"type\":"
+     " \"default\"}}, {\"cachePoint\": {\"type\": \"default\"}}]}",
+     400, "ValidationException",
+     "A maximum of 4 blocks with cache_control may be provided. "
+     "Found 5."},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"toolUse\": {\"name\": \"f\"}}]}]}", 400,
+     "ValidationException",
+     "1 validation error detected: Value null at "
+     "'messages.1.member.content.1.member.toolUse.toolUseId'"},
+    {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"text\": \"a\"}]}],"
+     " \"toolConfig\": {\"tools\": [{\"toolSpec\": {\"name\": \"f\"}}]}}",
+     400, "ValidationException",
+     "1 validation error detected: Value null at "
+     "'toolConfig.tools.1.member.toolSpec.inputSchema'"},
+    {"{\"messages\": \"hello\"}", 400, "SerializationException", "Expected a list at 'messages'"},
+    {"{\"messages\": [", 400, "SerializationException", "Could not parse request body into json"},
+    {"[1, 2]", 400, "SerializationException", "Could not parse request body into json"},
+    {"", 400, "SerializationException", "Could not parse request body into json"},
 };
 
 static void test_validation_messages(void **state)
@@ -228,7 +235,7 @@ static void test_validation_messages(void **state)
 		if (r.status != c->status || strcmp(r.error_type, c->type) != 0 ||
 		    !bh_starts_with(resp_message(&r), c->message))
 			fail_msg("case %zu: got %ld %s \"%s\"", i, r.status, r.error_type,
-				 resp_message(&r));
+			         resp_message(&r));
 		http_resp_release(&r);
 	}
 }
@@ -241,19 +248,19 @@ typedef struct id_case {
 static void test_model_ids(void **state)
 {
 	const id_case cases[] = {
-		{SONNET, 200},
-		{"us." SONNET, 200},
-		{"eu." SONNET, 200},
-		{"apac." SONNET, 200},
-		{"global." SONNET, 200},
-		{"arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus." SONNET,
-		 200},
-		{"arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2F" SONNET, 200},
-		{"mistral.mistral-large-2402-v1%3A0", 200},
-		{"us.does-not-exist-model-v1%3A0", 400},
-		{"anthropic.claude-3-sonnet-20240229-v1%3A9", 400},
-		{"arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fzz",
-		 400},
+	    {SONNET, 200},
+	    {"us." SONNET, 200},
+	    {"eu." SONNET, 200},
+	    {"apac." SONNET, 200},
+	    {"global." SONNET, 200},
+	    {"arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus." SONNET,
+	     200},
+	    {"arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2F" SONNET, 200},
+	    {"mistral.mistral-large-2402-v1%3A0", 200},
+	    {"us.does-not-exist-model-v1%3A0", 400},
+	    {"anthropic.claude-3-sonnet-20240229-v1%3A9", 400},
+	    {"arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fzz",
+	     400},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		http_resp r;
@@ -262,7 +269,7 @@ static void test_model_ids(void **state)
 			fail_msg("%s: got %ld", cases[i].label, r.status);
 		if (r.status == 400)
 			assert_string_equal(resp_message(&r),
-					    "The provided model identifier is invalid.");
+			                    "The provided model identifier is invalid.");
 		http_resp_release(&r);
 	}
 }
@@ -302,9 +309,9 @@ static void test_simple_answer(void **state)
 static void test_max_tokens(void **state)
 {
 	const char *body =
-		"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is the result of "
-		"12+3*4+5-6*7? Make sure to state your answer in <answer> </answer> tags.\"}]}],"
-		"\"inferenceConfig\":{\"maxTokens\":3}}";
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is the result of "
+	    "12+3*4+5-6*7? Make sure to state your answer in <answer> </answer> tags.\"}]}],"
+	    "\"inferenceConfig\":{\"maxTokens\":3}}";
 	http_resp r;
 	converse_bearer(&emu, SONNET, body, "t", &r);
 	assert_int_equal(r.status, 200);
@@ -317,7 +324,7 @@ static void test_max_tokens(void **state)
 static void test_stop_sequence(void **state)
 {
 	const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"x\"}]}],"
-			   "\"inferenceConfig\":{\"stopSequences\":[\"abc\"]}}";
+	                   "\"inferenceConfig\":{\"stopSequences\":[\"abc\"]}}";
 	http_resp r;
 	converse_bearer(&emu, "test.inline-v1", body, "t", &r);
 	assert_int_equal(r.status, 200);
@@ -326,8 +333,8 @@ static void test_stop_sequence(void **state)
 	http_resp_release(&r);
 }
 
-#define CACHED_BODY(question)                                                                \
-	"{\"system\":[{\"text\":\"" LONG_SYSTEM "\"},{\"cachePoint\":{\"type\":\"default\"}}],"  \
+#define CACHED_BODY(question)                                                                      \
+	"{\"system\":[{\"text\":\"" LONG_SYSTEM "\"},{\"cachePoint\":{\"type\":\"default\"}}],"    \
 	"\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"" question "\"}]}]}"
 #define LONG_SYSTEM "You are a careful assistant. Answer briefly and check every step twice."
 
@@ -336,10 +343,8 @@ static void test_stop_sequence(void **state)
 static void test_cache_usage(void **state)
 {
 	http_resp r1, r2, r3;
-	converse_bearer(&emu, "amazon.nova-micro-v1%3A0", CACHED_BODY("What is 2 + 2?"), "t",
-			&r1);
-	converse_bearer(&emu, "amazon.nova-micro-v1%3A0", CACHED_BODY("What is 3 + 3?"), "t",
-			&r2);
+	converse_bearer(&emu, "amazon.nova-micro-v1%3A0", CACHED_BODY("What is 2 + 2?"), "t", &r1);
+	converse_bearer(&emu, "amazon.nova-micro-v1%3A0", CACHED_BODY("What is 3 + 3?"), "t", &r2);
 	converse_bearer(&emu, SONNET, CACHED_BODY("What is 3 + 3?"), "t", &r3);
 	long prefix = ((long)strlen(LONG_SYSTEM) + 3) / 4;
 	assert_int_equal(r1.status, 200);
@@ -359,7 +364,7 @@ static void scripted(const char *text, http_resp *r)
 {
 	char body[512];
 	snprintf(body, sizeof(body),
-		 "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"%s\"}]}]}", text);
+	         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"%s\"}]}]}", text);
 	converse_bearer(&emu, "test.scripted-v1%3A0", body, "t", r);
 }
 
@@ -372,10 +377,13 @@ static void test_scripted_model(void **state)
 	scripted("count 12", &r);
 	assert_string_equal(resp_text(&r), "counted");
 	const json_t *c0 = json_array_get(
-		json_object_get(json_object_get(json_object_get(r.json, "output"), "message"),
-				"content"), 0);
-	assert_string_equal(bh_json_str(json_object_get(json_object_get(c0, "reasoningContent"),
-						       "reasoningText"), "text"), "because");
+	    json_object_get(json_object_get(json_object_get(r.json, "output"), "message"),
+	                    "content"),
+	    0);
+	assert_string_equal(
+	    bh_json_str(json_object_get(json_object_get(c0, "reasoningContent"), "reasoningText"),
+	                "text"),
+	    "because");
 	http_resp_release(&r);
 	scripted("hello", &r);
 	assert_string_equal(resp_text(&r), "first");
@@ -393,7 +401,7 @@ static void test_scripted_model(void **state)
 	scripted("hello", &r);
 	assert_int_equal(r.status, 500);
 	assert_string_equal(resp_message(&r), "scripted model \"test.scripted-v1:0\" has no "
-			    "replies left");
+	                                      "replies left");
 	http_resp_release(&r);
 	scripted("ping again", &r);
 	assert_string_equal(resp_text(&r), "pong");
@@ -421,18 +429,26 @@ static void test_recording(void **state)
 	assert_string_equal(bh_json_str(e, "model"), "us.anthropic.claude-3-sonnet-20240229-v1:0");
 	assert_string_equal(bh_json_str(e, "path"), "/model/us." SONNET "/converse");
 	assert_int_equal(bh_json_int(e, "status", 0), 200);
-	assert_string_equal(bh_json_str(json_array_get(json_object_get(json_array_get(
-		json_object_get(json_object_get(e, "body"), "messages"), 0), "content"), 0),
-		"text"), "What is 2 + 2?");
+	assert_string_equal(
+	    bh_json_str(
+	        json_array_get(
+	            json_object_get(
+	                json_array_get(json_object_get(json_object_get(e, "body"), "messages"), 0),
+	                "content"),
+	            0),
+	        "text"),
+	    "What is 2 + 2?");
 	assert_string_equal(bh_json_str(json_object_get(e, "headers"), "authorization"),
-			    "Bearer [redacted]");
+	                    "Bearer [redacted]");
 	assert_null(strstr(r.body.data, "secret-token-value"));
 	assert_string_equal(bh_json_str(last_entry(&r), "error_type"), "ValidationException");
 	http_resp_release(&r);
 	http_call(&emu, "GET", "/_emulator/stats", NULL, NULL, &r);
 	const json_t *models = json_object_get(r.json, "models");
-	assert_int_equal(bh_json_int(json_object_get(models,
-		"anthropic.claude-3-sonnet-20240229-v1:0"), "ok", 0), 1);
+	assert_int_equal(
+	    bh_json_int(json_object_get(models, "anthropic.claude-3-sonnet-20240229-v1:0"), "ok",
+	                0),
+	    1);
 	assert_int_equal(bh_json_int(json_object_get(models, "nope"), "ValidationException", 0), 1);
 	assert_int_equal(bh_json_int(r.json, "total", 0), 2);
 	http_resp_release(&r);
@@ -457,18 +473,18 @@ static void test_unknown_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_health),
-		cmocka_unit_test(test_replay_recorded_traffic),
-		cmocka_unit_test(test_validation_messages),
-		cmocka_unit_test(test_model_ids),
-		cmocka_unit_test(test_converse_stream_refused),
-		cmocka_unit_test(test_simple_answer),
-		cmocka_unit_test(test_max_tokens),
-		cmocka_unit_test(test_stop_sequence),
-		cmocka_unit_test(test_cache_usage),
-		cmocka_unit_test(test_scripted_model),
-		cmocka_unit_test(test_recording),
-		cmocka_unit_test(test_unknown_paths),
+	    cmocka_unit_test(test_health),
+	    cmocka_unit_test(test_replay_recorded_traffic),
+	    cmocka_unit_test(test_validation_messages),
+	    cmocka_unit_test(test_model_ids),
+	    cmocka_unit_test(test_converse_stream_refused),
+	    cmocka_unit_test(test_simple_answer),
+	    cmocka_unit_test(test_max_tokens),
+	    cmocka_unit_test(test_stop_sequence),
+	    cmocka_unit_test(test_cache_usage),
+	    cmocka_unit_test(test_scripted_model),
+	    cmocka_unit_test(test_recording),
+	    cmocka_unit_test(test_unknown_paths),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
 #include "test_emulator_harness.h"
 
 #define AKID "AKIDEXAMPLE"
@@ -19,9 +20,9 @@
 #define API_KEY "bedrock-api-key-ABSKexample"
 
 static const char bad_signature[] =
-	"The request signature we calculated does not match the signature you provided. "
-	"Check your AWS Secret Access Key and signing method. Consult the service "
-	"documentation for details.";
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service "
+    "documentation for details.";
 static const char unrecognized[] = "The security token included in the request is invalid.";
 
 static emu_proc keyed, open_emu;
@@ -29,9 +30,10 @@ static emu_proc keyed, open_emu;
 static int setup(void **state)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	const char *args[] = {"--key", AKID ":" SECRET, "--key",
-			      TEMP_AKID ":" TEMP_SECRET ":" TOKEN, "--api-key", API_KEY,
-			      "--time-scale", "0", NULL};
+	const char *args[] = {
+	    "--key",     AKID ":" SECRET, "--key",        TEMP_AKID ":" TEMP_SECRET ":" TOKEN,
+	    "--api-key", API_KEY,         "--time-scale", "0",
+	    NULL};
 	const char *open_args[] = {"--time-scale", "0", NULL};
 	return emu_proc_start(&keyed, args) && emu_proc_start(&open_emu, open_args) ? 0 : -1;
 }
@@ -46,28 +48,28 @@ static int teardown(void **state)
 typedef struct sig_case {
 	const char *what;
 	const char *akid, *secret, *token;
-	int64_t skew;             /* seconds added to the signing time */
+	int64_t skew; /* seconds added to the signing time */
 	long status;
 	const char *type;
-	const char *message;      /* prefix */
+	const char *message; /* prefix */
 } sig_case;
 
 static const sig_case sig_cases[] = {
-	{"good key", AKID, SECRET, NULL, 0, 200, "", ""},
-	{"4 min slow clock", AKID, SECRET, NULL, -240, 200, "", ""},
-	{"wrong secret", AKID, "not-the-secret", NULL, 0, 403, "InvalidSignatureException",
-	 bad_signature},
-	{"unknown key", "AKIDUNKNOWN", SECRET, NULL, 0, 403, "UnrecognizedClientException",
-	 unrecognized},
-	{"temporary key with token", TEMP_AKID, TEMP_SECRET, TOKEN, 0, 200, "", ""},
-	{"temporary key without token", TEMP_AKID, TEMP_SECRET, NULL, 0, 403,
-	 "UnrecognizedClientException", unrecognized},
-	{"temporary key, wrong token", TEMP_AKID, TEMP_SECRET, "other", 0, 403,
-	 "UnrecognizedClientException", unrecognized},
-	{"10 min old", AKID, SECRET, NULL, -600, 403, "InvalidSignatureException",
-	 "Signature expired: "},
-	{"10 min ahead", AKID, SECRET, NULL, 600, 403, "InvalidSignatureException",
-	 "Signature not yet current: "},
+    {"good key", AKID, SECRET, NULL, 0, 200, "", ""},
+    {"4 min slow clock", AKID, SECRET, NULL, -240, 200, "", ""},
+    {"wrong secret", AKID, "not-the-secret", NULL, 0, 403, "InvalidSignatureException",
+     bad_signature},
+    {"unknown key", "AKIDUNKNOWN", SECRET, NULL, 0, 403, "UnrecognizedClientException",
+     unrecognized},
+    {"temporary key with token", TEMP_AKID, TEMP_SECRET, TOKEN, 0, 200, "", ""},
+    {"temporary key without token", TEMP_AKID, TEMP_SECRET, NULL, 0, 403,
+     "UnrecognizedClientException", unrecognized},
+    {"temporary key, wrong token", TEMP_AKID, TEMP_SECRET, "other", 0, 403,
+     "UnrecognizedClientException", unrecognized},
+    {"10 min old", AKID, SECRET, NULL, -600, 403, "InvalidSignatureException",
+     "Signature expired: "},
+    {"10 min ahead", AKID, SECRET, NULL, 600, 403, "InvalidSignatureException",
+     "Signature not yet current: "},
 };
 
 static void test_sigv4_keys(void **state)
@@ -76,11 +78,11 @@ static void test_sigv4_keys(void **state)
 		const sig_case *c = &sig_cases[i];
 		http_resp r;
 		converse_sigv4(&keyed, SONNET, SIMPLE_BODY, c->akid, c->secret, c->token,
-			       bh_wall_time() + c->skew, &r);
+		               bh_wall_time() + c->skew, &r);
 		if (r.status != c->status || strcmp(r.error_type, c->type) != 0 ||
 		    !bh_starts_with(resp_message(&r), c->message))
 			fail_msg("%s: got %ld %s \"%s\"", c->what, r.status, r.error_type,
-				 resp_message(&r));
+			         resp_message(&r));
 		http_resp_release(&r);
 	}
 }
@@ -95,7 +97,7 @@ static void test_expired_message(void **state)
 	char signed_at[17], expected[128];
 	bh_amz_date(now - 3600, signed_at);
 	snprintf(expected, sizeof(expected), "Signature expired: %s is now earlier than ",
-		 signed_at);
+	         signed_at);
 	assert_true(bh_starts_with(resp_message(&r), expected));
 	assert_true(bh_ends_with(resp_message(&r), " - 5 min.)"));
 	http_resp_release(&r);
@@ -106,9 +108,10 @@ static void test_expired_message(void **state)
 static void test_sigv4_tamper_and_arn(void **state)
 {
 	http_resp r;
-	converse_sigv4(&keyed,
-		       "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus."
-		       SONNET, SIMPLE_BODY, AKID, SECRET, NULL, bh_wall_time(), &r);
+	converse_sigv4(
+	    &keyed,
+	    "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus." SONNET,
+	    SIMPLE_BODY, AKID, SECRET, NULL, bh_wall_time(), &r);
 	assert_int_equal(r.status, 200);
 	http_resp_release(&r);
 
@@ -117,10 +120,13 @@ static void test_sigv4_tamper_and_arn(void **state)
 	snprintf(host, sizeof(host), "127.0.0.1:%d", keyed.port);
 	bh_sigv4_header hs[] = {{"host", host}, {"content-type", "application/json"}};
 	bh_sigv4_request req = {"POST", path, NULL, hs, 2, SIMPLE_BODY, strlen(SIMPLE_BODY), NULL};
-	bh_sigv4_params p = {.access_key_id = AKID, .secret_access_key = SECRET,
-			     .region = "us-east-1", .service = "bedrock",
-			     .time = bh_wall_time(), .double_encode_path = true,
-			     .normalize_path = true};
+	bh_sigv4_params p = {.access_key_id = AKID,
+	                     .secret_access_key = SECRET,
+	                     .region = "us-east-1",
+	                     .service = "bedrock",
+	                     .time = bh_wall_time(),
+	                     .double_encode_path = true,
+	                     .normalize_path = true};
 	bh_sigv4_result res;
 	bh_sigv4_result_init(&res);
 	assert_int_equal(bh_sigv4_sign(&req, &p, &res, NULL), 0);
@@ -128,7 +134,7 @@ static void test_sigv4_tamper_and_arn(void **state)
 	snprintf(auth_h, sizeof(auth_h), "Authorization: %s", res.authorization.data);
 	const char *h[] = {"Content-Type: application/json", date_h, auth_h, NULL};
 	const char *tampered =
-		"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is 9 + 9?\"}]}]}";
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is 9 + 9?\"}]}]}";
 	http_call(&keyed, "POST", path, tampered, h, &r);
 	assert_int_equal(r.status, 403);
 	assert_string_equal(r.error_type, "InvalidSignatureException");
@@ -174,18 +180,18 @@ static void test_permissive(void **state)
 {
 	http_resp r;
 	converse_sigv4(&open_emu, SONNET, SIMPLE_BODY, "AKIAANYTHING", "whatever", NULL,
-		       bh_wall_time(), &r);
+	               bh_wall_time(), &r);
 	assert_int_equal(r.status, 200);
 	http_resp_release(&r);
-	converse_sigv4(&open_emu, SONNET, SIMPLE_BODY, "ASIAANY", "x", "any-token",
-		       bh_wall_time(), &r);
+	converse_sigv4(&open_emu, SONNET, SIMPLE_BODY, "ASIAANY", "x", "any-token", bh_wall_time(),
+	               &r);
 	assert_int_equal(r.status, 200);
 	http_resp_release(&r);
 	converse_bearer(&open_emu, SONNET, SIMPLE_BODY, "anything", &r);
 	assert_int_equal(r.status, 200);
 	http_resp_release(&r);
 	converse_sigv4(&open_emu, SONNET, SIMPLE_BODY, "AKIAANYTHING", "whatever", NULL,
-		       bh_wall_time() - 900, &r);
+	               bh_wall_time() - 900, &r);
 	assert_int_equal(r.status, 403);
 	assert_string_equal(r.error_type, "InvalidSignatureException");
 	http_resp_release(&r);
@@ -200,8 +206,8 @@ static void test_permissive(void **state)
 static void test_record_redacts(void **state)
 {
 	http_resp r;
-	converse_sigv4(&keyed, SONNET, SIMPLE_BODY, TEMP_AKID, TEMP_SECRET, TOKEN,
-		       bh_wall_time(), &r);
+	converse_sigv4(&keyed, SONNET, SIMPLE_BODY, TEMP_AKID, TEMP_SECRET, TOKEN, bh_wall_time(),
+	               &r);
 	http_resp_release(&r);
 	converse_bearer(&keyed, SONNET, SIMPLE_BODY, API_KEY, &r);
 	http_resp_release(&r);
@@ -218,13 +224,10 @@ static void test_record_redacts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sigv4_keys),
-		cmocka_unit_test(test_expired_message),
-		cmocka_unit_test(test_sigv4_tamper_and_arn),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_missing_and_garbled),
-		cmocka_unit_test(test_permissive),
-		cmocka_unit_test(test_record_redacts),
+	    cmocka_unit_test(test_sigv4_keys),           cmocka_unit_test(test_expired_message),
+	    cmocka_unit_test(test_sigv4_tamper_and_arn), cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_missing_and_garbled),  cmocka_unit_test(test_permissive),
+	    cmocka_unit_test(test_record_redacts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,11 +9,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
 #include "test_emulator_harness.h"
 
 #define NOVA "amazon.nova-micro-v1%3A0"
-#define ARITH_BODY                                                                           \
-	"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is the result of "     \
+#define ARITH_BODY                                                                                 \
+	"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is the result of "        \
 	"37+81*52+64-29*71? Make sure to state your answer in <answer> </answer> tags.\"}]}]}"
 
 static emu_proc emu;
@@ -50,14 +51,14 @@ typedef struct fault_case {
 } fault_case;
 
 static const fault_case fault_cases[] = {
-	{"{\"throttle\": 1}", 429, "ThrottlingException",
-	 "Too many requests, please wait before trying again."},
-	{"{\"not_ready\": 1}", 429, "ModelNotReadyException", "Model is not ready"},
-	{"{\"error_500\": 1}", 500, "InternalServerException",
-	 "The system encountered an unexpected error during processing. Try your request again."},
-	{"{\"error_503\": 1}", 503, "ServiceUnavailableException",
-	 "Bedrock is unable to process your request."},
-	{"{\"timeout\": 1}", 408, "ModelTimeoutException", "Model has timed out"},
+    {"{\"throttle\": 1}", 429, "ThrottlingException",
+     "Too many requests, please wait before trying again."},
+    {"{\"not_ready\": 1}", 429, "ModelNotReadyException", "Model is not ready"},
+    {"{\"error_500\": 1}", 500, "InternalServerException",
+     "The system encountered an unexpected error during processing. Try your request again."},
+    {"{\"error_503\": 1}", 503, "ServiceUnavailableException",
+     "Bedrock is unable to process your request."},
+    {"{\"timeout\": 1}", 408, "ModelTimeoutException", "Model has timed out"},
 };
 
 static void test_error_faults(void **state)
@@ -70,7 +71,7 @@ static void test_error_faults(void **state)
 		if (r.status != c->status || strcmp(r.error_type, c->type) != 0 ||
 		    !bh_starts_with(resp_message(&r), c->message))
 			fail_msg("%s: got %ld %s \"%s\"", c->faults, r.status, r.error_type,
-				 resp_message(&r));
+			         resp_message(&r));
 		http_resp_release(&r);
 	}
 	set_faults(&emu, "{\"reset\": true}");
@@ -126,8 +127,8 @@ static void test_per_model_faults(void **state)
 	assert_int_equal(r.status, 200);
 	http_resp_release(&r);
 	http_call(&emu, "GET", "/_emulator/faults", NULL, NULL, &r);
-	const json_t *m = json_object_get(json_object_get(r.json, "models"),
-					  "amazon.nova-micro-v1:0");
+	const json_t *m =
+	    json_object_get(json_object_get(r.json, "models"), "amazon.nova-micro-v1:0");
 	assert_true(bh_json_num(m, "throttle", 0) == 1.0);
 	http_resp_release(&r);
 	set_faults(&emu, "{\"models\": {\"amazon.nova-micro-v1:0\": null}}");
@@ -153,7 +154,7 @@ static void test_quota(void **state)
 		assert_int_equal(r.status, i < 2 ? 200 : 429);
 		if (i == 2)
 			assert_string_equal(resp_message(&r),
-					    "Too many requests, please wait before trying again.");
+			                    "Too many requests, please wait before trying again.");
 		http_resp_release(&r);
 	}
 	/* 10 tokens a minute: the first short question fits, then output
@@ -165,7 +166,7 @@ static void test_quota(void **state)
 		ok += r.status == 200;
 		if (r.status == 429)
 			assert_string_equal(resp_message(&r),
-					    "Too many tokens, please wait before trying again.");
+			                    "Too many tokens, please wait before trying again.");
 		http_resp_release(&r);
 	}
 	assert_true(ok >= 1 && ok < 4);
@@ -188,8 +189,7 @@ static void test_latency_distribution(void **state)
 static void throttle_pattern(const char *seed, char *out, size_t n)
 {
 	emu_proc p;
-	const char *args[] = {"--seed", seed, "--time-scale", "0", "--throttle-rate", "0.5",
-			      NULL};
+	const char *args[] = {"--seed", seed, "--time-scale", "0", "--throttle-rate", "0.5", NULL};
 	assert_true(emu_proc_start(&p, args));
 	for (size_t i = 0; i < n; i++) {
 		http_resp r;
@@ -331,14 +331,10 @@ static void test_clean_shutdown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_faults),
-		cmocka_unit_test(test_body_faults),
-		cmocka_unit_test(test_per_model_faults),
-		cmocka_unit_test(test_quota),
-		cmocka_unit_test(test_latency_distribution),
-		cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_forced_latency_parks),
-		cmocka_unit_test(test_clean_shutdown),
+	    cmocka_unit_test(test_error_faults),         cmocka_unit_test(test_body_faults),
+	    cmocka_unit_test(test_per_model_faults),     cmocka_unit_test(test_quota),
+	    cmocka_unit_test(test_latency_distribution), cmocka_unit_test(test_determinism),
+	    cmocka_unit_test(test_forced_latency_parks), cmocka_unit_test(test_clean_shutdown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
 #include "aws/sigv4.h"
 #include "util/util.h"
 
@@ -110,7 +111,7 @@ typedef struct http_resp {
 	CURLcode rc;
 	long status;
 	bh_buf body;
-	json_t *json;             /* parsed body, NULL when not JSON */
+	json_t *json; /* parsed body, NULL when not JSON */
 	char error_type[128];
 	char request_id[128];
 	double seconds;
@@ -129,8 +130,8 @@ static inline size_t harness_write(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static inline void harness_header_value(const char *line, size_t len, const char *name,
-					char *out, size_t outsz)
+static inline void harness_header_value(const char *line, size_t len, const char *name, char *out,
+                                        size_t outsz)
 {
 	size_t nl = strlen(name);
 	if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
@@ -147,16 +148,14 @@ static inline void harness_header_value(const char *line, size_t len, const char
 static inline size_t harness_header(char *p, size_t size, size_t n, void *ud)
 {
 	http_resp *r = ud;
-	harness_header_value(p, size * n, "x-amzn-ErrorType", r->error_type,
-			     sizeof(r->error_type));
-	harness_header_value(p, size * n, "x-amzn-RequestId", r->request_id,
-			     sizeof(r->request_id));
+	harness_header_value(p, size * n, "x-amzn-ErrorType", r->error_type, sizeof(r->error_type));
+	harness_header_value(p, size * n, "x-amzn-RequestId", r->request_id, sizeof(r->request_id));
 	return size * n;
 }
 
 /* One request; headers is a NULL-terminated list of "Name: value". */
 static inline void http_call(const emu_proc *p, const char *method, const char *path,
-			     const char *body, const char *const *headers, http_resp *out)
+                             const char *body, const char *const *headers, http_resp *out)
 {
 	memset(out, 0, sizeof(*out));
 	bh_buf_init(&out->body, 0);
@@ -190,7 +189,7 @@ static inline void http_call(const emu_proc *p, const char *method, const char *
 /* POST /model/{label}/converse with a bearer token (accepted when the
  * emulator has no keys). label is already URI-encoded. */
 static inline void converse_bearer(const emu_proc *p, const char *label, const char *body,
-				   const char *token, http_resp *out)
+                                   const char *token, http_resp *out)
 {
 	char path[1024], auth[256];
 	snprintf(path, sizeof(path), "/model/%s/converse", label);
@@ -201,27 +200,31 @@ static inline void converse_bearer(const emu_proc *p, const char *label, const c
 
 /* POST with SigV4 made by the library's signer, at time t. */
 static inline void converse_sigv4(const emu_proc *p, const char *label, const char *body,
-				  const char *akid, const char *secret, const char *token,
-				  int64_t t, http_resp *out)
+                                  const char *akid, const char *secret, const char *token,
+                                  int64_t t, http_resp *out)
 {
 	char path[1024], host[64], date_h[64], auth_h[1024], tok_h[512];
 	snprintf(path, sizeof(path), "/model/%s/converse", label);
 	snprintf(host, sizeof(host), "127.0.0.1:%d", p->port);
 	bh_sigv4_header hs[] = {{"host", host}, {"content-type", "application/json"}};
 	bh_sigv4_request req = {"POST", path, NULL, hs, 2, body, strlen(body), NULL};
-	bh_sigv4_params prm = {.access_key_id = akid, .secret_access_key = secret,
-			       .session_token = token, .region = "us-east-1",
-			       .service = "bedrock", .time = t, .double_encode_path = true,
-			       .normalize_path = true};
+	bh_sigv4_params prm = {.access_key_id = akid,
+	                       .secret_access_key = secret,
+	                       .session_token = token,
+	                       .region = "us-east-1",
+	                       .service = "bedrock",
+	                       .time = t,
+	                       .double_encode_path = true,
+	                       .normalize_path = true};
 	bh_sigv4_result res;
 	bh_sigv4_result_init(&res);
 	bh_sigv4_sign(&req, &prm, &res, NULL);
 	snprintf(date_h, sizeof(date_h), "X-Amz-Date: %s", res.amz_date);
 	snprintf(auth_h, sizeof(auth_h), "Authorization: %s",
-		 res.authorization.data ? res.authorization.data : "");
+	         res.authorization.data ? res.authorization.data : "");
 	snprintf(tok_h, sizeof(tok_h), "X-Amz-Security-Token: %s", token ? token : "");
-	const char *h[] = {"Content-Type: application/json", date_h, auth_h,
-			   token ? tok_h : NULL, NULL};
+	const char *h[] = {"Content-Type: application/json", date_h, auth_h, token ? tok_h : NULL,
+	                   NULL};
 	http_call(p, "POST", path, body, h, out);
 	bh_sigv4_result_release(&res);
 }
@@ -236,7 +239,7 @@ static inline const char *resp_message(const http_resp *r)
 static inline const char *resp_text(const http_resp *r)
 {
 	const json_t *content = json_object_get(
-		json_object_get(json_object_get(r->json, "output"), "message"), "content");
+	    json_object_get(json_object_get(r->json, "output"), "message"), "content");
 	for (size_t i = 0; i < json_array_size(content); i++) {
 		const char *t = bh_json_str(json_array_get(content, i), "text");
 		if (t)
@@ -263,7 +266,8 @@ static inline bool harness_write_file(char *path, size_t pathsz, const char *tex
 	return ok;
 }
 
-#define SIMPLE_BODY "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is 2 + 2?\"}]}]}"
+#define SIMPLE_BODY                                                                                \
+	"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"What is 2 + 2?\"}]}]}"
 #define SONNET "anthropic.claude-3-sonnet-20240229-v1%3A0"
 
 #endif

@@ -2,12 +2,14 @@
  * write, the turns they recognise (docs/PROMPTS.md), structured output,
  * reasoning content, the default model table and a reduced calibration
  * against the published curves. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
+
 #include "calibration.h"
 #include "reasoner_int.h"
 
@@ -52,7 +54,8 @@ static char *question_text(long long a, long long b, long long c, long long d, l
                            long long f)
 {
 	return bh_asprintf("What is the result of %lld+%lld*%lld+%lld-%lld*%lld? Make sure to "
-	                   "state your answer in <answer> </answer> tags.", a, b, c, d, e, f);
+	                   "state your answer in <answer> </answer> tags.",
+	                   a, b, c, d, e, f);
 }
 
 /* The i-th question of a difficulty, from a fixed stream. */
@@ -114,7 +117,8 @@ static void test_finds_expression_in_variants(void **state)
 {
 	emu_arith q;
 	assert_true(emu_arith_find("Compute the value of 3 + 4 * 5 + 6 - 7 * 8. Be sure to state "
-	                           "your answer in <answer> </answer> tags.", &q));
+	                           "your answer in <answer> </answer> tags.",
+	                           &q));
 	assert_true(q.op[0] == 3 && q.op[5] == 8);
 	assert_int_equal(emu_arith_value(&q), 3 + 20 + 6 - 56);
 	assert_false(emu_arith_find("What is 2+3*4?", &q));
@@ -149,14 +153,14 @@ static void test_simple_questions(void **state)
 	static const struct {
 		const char *q, *want;
 	} cases[] = {
-		{"What is 2 + 2?", "2 + 2 = 4."},
-		{"What is 17 * 3?", "17 * 3 = 51."},
-		{"what is 10 / 4?", "10 / 4 = 2.5."},
-		{"Calculate (3 + 4) * 5", "(3 + 4) * 5 = 35."},
-		{"What is 7 - 10?", "7 - 10 = -3."},
-		{"12*12", "12*12 = 144."},
-		{"What is 6 x 7?", "6 x 7 = 42."},
-		{"What is 1 / 0?", "1 / 0 is undefined: it divides by zero."},
+	    {"What is 2 + 2?", "2 + 2 = 4."},
+	    {"What is 17 * 3?", "17 * 3 = 51."},
+	    {"what is 10 / 4?", "10 / 4 = 2.5."},
+	    {"Calculate (3 + 4) * 5", "(3 + 4) * 5 = 35."},
+	    {"What is 7 - 10?", "7 - 10 = -3."},
+	    {"12*12", "12*12 = 144."},
+	    {"What is 6 x 7?", "6 x 7 = 42."},
+	    {"What is 1 / 0?", "1 / 0 is undefined: it divides by zero."},
 	};
 	emu_reasoner_params p = params_of(SONNET3);
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
@@ -197,11 +201,13 @@ static void test_aggregation_majority(void **state)
 		size_t n;
 		const char *want;
 	} cases[] = {
-		{{"So 42.\n<answer>42</answer>", "<answer>41</answer>", "<answer>42</answer>"}, 3,
-		 "42"},
-		{{"<answer>5</answer>", "<answer>6</answer>"}, 2, "5"},
-		{{"no tags", "<answer>-7</answer>", "<answer>8</answer>", "<answer>8</answer>"}, 4,
-		 "8"},
+	    {{"So 42.\n<answer>42</answer>", "<answer>41</answer>", "<answer>42</answer>"},
+	     3,
+	     "42"},
+	    {{"<answer>5</answer>", "<answer>6</answer>"}, 2, "5"},
+	    {{"no tags", "<answer>-7</answer>", "<answer>8</answer>", "<answer>8</answer>"},
+	     4,
+	     "8"},
 	};
 	emu_reasoner_params p = params_of("mistral.mistral-large-2402-v1:0");
 	char *q = question_text(1, 2, 3, 4, 5, 6);
@@ -249,7 +255,8 @@ static void test_verifier_incorrect_raises_catch_rate(void **state)
 	int wrong_plain, wrong_told;
 	int plain = corrected(NULL, &wrong_plain);
 	int told = corrected("\nAn external verification function has added context to this "
-	                     "answer: The answer %s is incorrect.", &wrong_told);
+	                     "answer: The answer %s is incorrect.",
+	                     &wrong_told);
 	assert_int_equal(wrong_plain, wrong_told);
 	assert_true(wrong_plain > 100);
 	assert_true(told > 2 * plain);
@@ -265,10 +272,12 @@ static void test_verifier_correct_keeps_answer(void **state)
 		const char *t0[] = {q};
 		char *a0 = reply_to(&p, t0, 1, 2), v0[64], v1[64];
 		assert_true(emu_tag_value(a0, "answer", v0, sizeof(v0)));
-		char *turn = bh_asprintf("%s\nAn external verification function has added context "
-		                         "to this answer: The answer %s is correct: the expression "
-		                         "evaluates to %s.\nAs a reminder, the original question is "
-		                         "%s", reflect_turn, v0, v0, q);
+		char *turn =
+		    bh_asprintf("%s\nAn external verification function has added context "
+		                "to this answer: The answer %s is correct: the expression "
+		                "evaluates to %s.\nAs a reminder, the original question is "
+		                "%s",
+		                reflect_turn, v0, v0, q);
 		const char *t1[] = {q, a0, turn};
 		char *a1 = reply_to(&p, t1, 3, 2);
 		assert_true(emu_tag_value(a1, "answer", v1, sizeof(v1)));
@@ -289,14 +298,18 @@ static void test_debate_moves_toward_agreeing_agents(void **state)
 		const char *t0[] = {q};
 		char *a0 = reply_to(&p, t0, 1, 5);
 		if (!answer_is(a0, truth)) {
-			char *turn = bh_asprintf(
-				"\nThese are the recent answers to the same question from other agents:\n"
-				"\n\nOne agent response: ```<answer>%lld</answer>```"
-				"\n\nOne agent response: ```<answer>%lld</answer>```"
-				"\n\n \nUse these opinions carefully as additional advice and examining "
-				"each solution step by step, can you provide an updated answer? Make sure "
-				"to state your answer at the end of the response.\n"
-				"\n\nAs a reminder, the original question is %s", truth, truth, q);
+			char *turn =
+			    bh_asprintf("\nThese are the recent answers to the same question from "
+			                "other agents:\n"
+			                "\n\nOne agent response: ```<answer>%lld</answer>```"
+			                "\n\nOne agent response: ```<answer>%lld</answer>```"
+			                "\n\n \nUse these opinions carefully as additional advice "
+			                "and examining "
+			                "each solution step by step, can you provide an updated "
+			                "answer? Make sure "
+			                "to state your answer at the end of the response.\n"
+			                "\n\nAs a reminder, the original question is %s",
+			                truth, truth, q);
 			const char *t1[] = {q, a0, turn};
 			char *a1 = reply_to(&p, t1, 3, 5);
 			wrong++;
@@ -316,9 +329,9 @@ static void test_reasoning_content(void **state)
 	char *q = question_text(12, 34, 5, 6, 7, 8);
 	const char *turns[] = {q};
 	json_t *req = request_of(turns, 1);
-	json_object_set_new(req, "additionalModelRequestFields",
-	                    json_pack("{s:{s:s, s:i}}", "thinking", "type", "enabled",
-	                              "budget_tokens", 2048));
+	json_object_set_new(
+	    req, "additionalModelRequestFields",
+	    json_pack("{s:{s:s, s:i}}", "thinking", "type", "enabled", "budget_tokens", 2048));
 	emu_reply r;
 	assert_int_equal(emu_reasoner_reply(&p, req, 1, &r, NULL), 0);
 	assert_non_null(r.reasoning);
@@ -382,7 +395,8 @@ static void test_structured_output_prompted(void **state)
 {
 	emu_reasoner_params p = params_of(SONNET3);
 	char *turn = bh_asprintf("What is 6 * 7?\nRespond with a JSON object that matches this "
-	                         "JSON Schema, inside <json></json> tags:\n%s", answer_schema);
+	                         "JSON Schema, inside <json></json> tags:\n%s",
+	                         answer_schema);
 	const char *turns[] = {turn};
 	char *a = reply_to(&p, turns, 1, 1);
 	const char *open = strstr(a, "<json>"), *close = strstr(a, "</json>");
@@ -412,10 +426,12 @@ static void test_rephrase_keeps_numbers(void **state)
 	for (int i = 0; i < 20; i++) {
 		long long truth;
 		char *q = nth_question(EMU_HARD, i, &truth);
-		char *turn = bh_asprintf("Rephrase the following prompt without changing its meaning. "
-		                         "Keep every number, name and instruction. Reply with the "
-		                         "rephrased prompt only, inside <rephrased></rephrased> tags."
-		                         "\n<prompt>%s</prompt>", q);
+		char *turn =
+		    bh_asprintf("Rephrase the following prompt without changing its meaning. "
+		                "Keep every number, name and instruction. Reply with the "
+		                "rephrased prompt only, inside <rephrased></rephrased> tags."
+		                "\n<prompt>%s</prompt>",
+		                q);
 		const char *turns[] = {turn};
 		char *a = reply_to(&p, turns, 1, (uint64_t)i), got[512], d1[128], d2[128];
 		emu_arith found;
@@ -449,9 +465,13 @@ static void test_model_table(void **state)
 		assert_true(all[i].ms_per_token >= 4 && all[i].ms_per_token <= 30);
 	}
 	static const char *const forms[] = {
-		SONNET3, "us." SONNET3, "eu." SONNET3, "apac." SONNET3, "global." SONNET3,
-		"arn:aws:bedrock:us-east-1::foundation-model/" SONNET3,
-		"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us." SONNET3,
+	    SONNET3,
+	    "us." SONNET3,
+	    "eu." SONNET3,
+	    "apac." SONNET3,
+	    "global." SONNET3,
+	    "arn:aws:bedrock:us-east-1::foundation-model/" SONNET3,
+	    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us." SONNET3,
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(forms); i++) {
 		const emu_default_model *m = emu_default_model_find(forms[i]);
@@ -511,24 +531,24 @@ static void test_haiku_beats_sonnet_after_three_reflections(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_seed_same_text),
-		cmocka_unit_test(test_steps_and_answer_tags),
-		cmocka_unit_test(test_finds_expression_in_variants),
-		cmocka_unit_test(test_error_odds_follow_size_and_skill),
-		cmocka_unit_test(test_simple_questions),
-		cmocka_unit_test(test_generic_answer_says_simulated),
-		cmocka_unit_test(test_aggregation_majority),
-		cmocka_unit_test(test_verifier_incorrect_raises_catch_rate),
-		cmocka_unit_test(test_verifier_correct_keeps_answer),
-		cmocka_unit_test(test_debate_moves_toward_agreeing_agents),
-		cmocka_unit_test(test_reasoning_content),
-		cmocka_unit_test(test_structured_output_native),
-		cmocka_unit_test(test_structured_output_prompted),
-		cmocka_unit_test(test_rephrase_keeps_numbers),
-		cmocka_unit_test(test_model_table),
-		cmocka_unit_test(test_no_messages_is_an_error),
-		cmocka_unit_test(test_calibration_within_tolerance),
-		cmocka_unit_test(test_haiku_beats_sonnet_after_three_reflections),
+	    cmocka_unit_test(test_same_seed_same_text),
+	    cmocka_unit_test(test_steps_and_answer_tags),
+	    cmocka_unit_test(test_finds_expression_in_variants),
+	    cmocka_unit_test(test_error_odds_follow_size_and_skill),
+	    cmocka_unit_test(test_simple_questions),
+	    cmocka_unit_test(test_generic_answer_says_simulated),
+	    cmocka_unit_test(test_aggregation_majority),
+	    cmocka_unit_test(test_verifier_incorrect_raises_catch_rate),
+	    cmocka_unit_test(test_verifier_correct_keeps_answer),
+	    cmocka_unit_test(test_debate_moves_toward_agreeing_agents),
+	    cmocka_unit_test(test_reasoning_content),
+	    cmocka_unit_test(test_structured_output_native),
+	    cmocka_unit_test(test_structured_output_prompted),
+	    cmocka_unit_test(test_rephrase_keeps_numbers),
+	    cmocka_unit_test(test_model_table),
+	    cmocka_unit_test(test_no_messages_is_an_error),
+	    cmocka_unit_test(test_calibration_within_tolerance),
+	    cmocka_unit_test(test_haiku_beats_sonnet_after_three_reflections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -601,16 +601,20 @@ static void test_hmac_rfc4231(void **state)
 	memset(key6, 0xaa, sizeof(key6));
 	bh_hmac_sha256(key1, sizeof(key1), "Hi There", 8, mac);
 	hex_of(mac, hex);
-	assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	assert_string_equal(hex,
+	                    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 	bh_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
 	hex_of(mac, hex);
-	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	assert_string_equal(hex,
+	                    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 	const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
 	bh_hmac_sha256(key6, sizeof(key6), m6, strlen(m6), mac);
 	hex_of(mac, hex);
-	assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	assert_string_equal(hex,
+	                    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 	bh_sha256_hex("", 0, hex);
-	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(hex,
+	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 /* The AWS documentation's "derive a signing key" example. */
@@ -621,7 +625,21 @@ static void test_signing_key(void **state)
 	bh_sigv4_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1",
 	                     "iam", k);
 	hex_of(k, hex);
-	assert_string_equal(hex, "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+	assert_string_equal(hex,
+	                    "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+	/* A secret long enough that "AWS4" + secret exceeds an HMAC block
+	 * takes the hashed-key path; spell the chain out with the long key. */
+	char secret[101], k0[105];
+	memset(secret, 'S', 100);
+	secret[100] = '\0';
+	snprintf(k0, sizeof(k0), "AWS4%s", secret);
+	unsigned char want[32];
+	bh_hmac_sha256(k0, strlen(k0), "20240515", 8, want);
+	bh_hmac_sha256(want, 32, "us-east-1", 9, want);
+	bh_hmac_sha256(want, 32, "bedrock", 7, want);
+	bh_hmac_sha256(want, 32, "aws4_request", 12, want);
+	bh_sigv4_signing_key(secret, "20240515", "us-east-1", "bedrock", k);
+	assert_memory_equal(k, want, 32);
 }
 
 static const bh_sigv4_header bedrock_headers[] = {
@@ -731,7 +749,7 @@ static void test_uri_and_query_table(void **state)
 	bh_sigv4_result res;
 	bh_sigv4_result_init(&res);
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
-		bh_sigv4_request req = { "GET", cases[i].path, cases[i].query, h, 1, NULL, 0, NULL };
+		bh_sigv4_request req = {"GET", cases[i].path, cases[i].query, h, 1, NULL, 0, NULL};
 		bh_sigv4_params p = bedrock_params("s", 1440938160);
 		p.normalize_path = cases[i].normalize;
 		p.double_encode_path = cases[i].dbl;
@@ -786,33 +804,34 @@ static void test_parse_authorization_bad(void **state)
 	static const struct {
 		const char *value, *msg;
 	} cases[] = {
-		{ NULL, "missing authorization header" },
-		{ "", "algorithm is not AWS4-HMAC-SHA256" },
-		{ "Bearer abc", "algorithm is not AWS4-HMAC-SHA256" },
-		{ "AWS4-HMAC-SHA256", "algorithm is not" },
-		{ "AWS4-HMAC-SHA256 ", "missing Credential" },
-		{ "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, SignedHeaders=host",
-		  "missing Signature" },
-		{ "AWS4-HMAC-SHA256 Credential=A/2015083/r/s/aws4_request", "is not YYYYMMDD" },
-		{ "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_reques", "aws4_request" },
-		{ "AWS4-HMAC-SHA256 Credential=A/20150830/r/aws4_request", "KEY/YYYYMMDD" },
-		{ "AWS4-HMAC-SHA256 Credential=A/20150830/r/s/x/aws4_request", "KEY/YYYYMMDD" },
-		{ "AWS4-HMAC-SHA256 Credential=/20150830/r/s/aws4_request", "empty access key id" },
-		{ "AWS4-HMAC-SHA256 Credential=A/20150830//s/aws4_request", "empty region" },
-		{ "AWS4-HMAC-SHA256 Credential=a b/20150830/r/s/aws4_request", "invalid characters" },
-		{ "AWS4-HMAC-SHA256 SignedHeaders=x-amz-date;host", "not sorted and unique" },
-		{ "AWS4-HMAC-SHA256 SignedHeaders=host;host", "not sorted and unique" },
-		{ "AWS4-HMAC-SHA256 SignedHeaders=Host", "lowercase" },
-		{ "AWS4-HMAC-SHA256 SignedHeaders=host;", "empty name" },
-		{ "AWS4-HMAC-SHA256 SignedHeaders=;host", "empty name" },
-		{ "AWS4-HMAC-SHA256 Signature=abc", "64 lowercase hex" },
-		{ "AWS4-HMAC-SHA256 Signature=" GOOD_SIG "0", "64 lowercase hex" },
-		{ "AWS4-HMAC-SHA256 Signature=5FA00FA31553B73EBF1942676E86291E8372FF2A2260956D9B8AAE1D763FBF31",
-		  "64 lowercase hex" },
-		{ "AWS4-HMAC-SHA256 Signature=" GOOD_SIG ", Signature=" GOOD_SIG, "appears twice" },
-		{ "AWS4-HMAC-SHA256 Foo=bar", "unknown component \"Foo\"" },
-		{ "AWS4-HMAC-SHA256 Signature=" GOOD_SIG ",", "trailing comma" },
-		{ "AWS4-HMAC-SHA256 Signature=" GOOD_SIG ",,", "empty component" },
+	    {NULL, "missing authorization header"},
+	    {"", "algorithm is not AWS4-HMAC-SHA256"},
+	    {"Bearer abc", "algorithm is not AWS4-HMAC-SHA256"},
+	    {"AWS4-HMAC-SHA256", "algorithm is not"},
+	    {"AWS4-HMAC-SHA256 ", "missing Credential"},
+	    {"AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_request, SignedHeaders=host",
+	     "missing Signature"},
+	    {"AWS4-HMAC-SHA256 Credential=A/2015083/r/s/aws4_request", "is not YYYYMMDD"},
+	    {"AWS4-HMAC-SHA256 Credential=A/20150830/r/s/aws4_reques", "aws4_request"},
+	    {"AWS4-HMAC-SHA256 Credential=A/20150830/r/aws4_request", "KEY/YYYYMMDD"},
+	    {"AWS4-HMAC-SHA256 Credential=A/20150830/r/s/x/aws4_request", "KEY/YYYYMMDD"},
+	    {"AWS4-HMAC-SHA256 Credential=/20150830/r/s/aws4_request", "empty access key id"},
+	    {"AWS4-HMAC-SHA256 Credential=A/20150830//s/aws4_request", "empty region"},
+	    {"AWS4-HMAC-SHA256 Credential=a b/20150830/r/s/aws4_request", "invalid characters"},
+	    {"AWS4-HMAC-SHA256 SignedHeaders=x-amz-date;host", "not sorted and unique"},
+	    {"AWS4-HMAC-SHA256 SignedHeaders=host;host", "not sorted and unique"},
+	    {"AWS4-HMAC-SHA256 SignedHeaders=Host", "lowercase"},
+	    {"AWS4-HMAC-SHA256 SignedHeaders=host;", "empty name"},
+	    {"AWS4-HMAC-SHA256 SignedHeaders=;host", "empty name"},
+	    {"AWS4-HMAC-SHA256 Signature=abc", "64 lowercase hex"},
+	    {"AWS4-HMAC-SHA256 Signature=" GOOD_SIG "0", "64 lowercase hex"},
+	    {"AWS4-HMAC-SHA256 "
+	     "Signature=5FA00FA31553B73EBF1942676E86291E8372FF2A2260956D9B8AAE1D763FBF31",
+	     "64 lowercase hex"},
+	    {"AWS4-HMAC-SHA256 Signature=" GOOD_SIG ", Signature=" GOOD_SIG, "appears twice"},
+	    {"AWS4-HMAC-SHA256 Foo=bar", "unknown component \"Foo\""},
+	    {"AWS4-HMAC-SHA256 Signature=" GOOD_SIG ",", "trailing comma"},
+	    {"AWS4-HMAC-SHA256 Signature=" GOOD_SIG ",,", "empty component"},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		bh_sigv4_auth a;
@@ -907,7 +926,8 @@ static void test_verify_headers_and_payload(void **state)
 	m.h[1].name = "X-Content-Type"; /* content-type is signed but now absent */
 	bhive_error_clear(&err);
 	assert_int_equal(verify_msg(&m, "{}", "the-secret", &err), BHIVE_ERR_SERVICE_ACCESS);
-	assert_string_equal(err.message, "signed header \"content-type\" is missing from the request");
+	assert_string_equal(err.message,
+	                    "signed header \"content-type\" is missing from the request");
 	m.h[1].name = "Content-Type";
 	m.h[2] = (bh_sigv4_header){ "x-amz-content-sha256", "UNSIGNED-PAYLOAD" };
 	/* declared but not signed: the body hash in the signature no longer matches */

@@ -487,6 +487,23 @@ static void test_label_escaping(void **state)
 		assert_string_equal(b.data, cases[i].path);
 		bh_buf_release(&b);
 	}
+	/* ids of every length, short and long, encode as bh_uri_encode does */
+	for (size_t n = 250; n < 262; n++) {
+		char id[300];
+		for (size_t i = 0; i < n; i++)
+			id[i] = "a:/~%"[i % 5];
+		id[n] = '\0';
+		bh_buf b, want;
+		bh_buf_init(&b, 0);
+		bh_buf_init(&want, 0);
+		assert_int_equal(bh_converse_path(&b, id), 0);
+		bh_buf_puts(&want, "/model/");
+		bh_uri_encode(&want, id, n, false);
+		bh_buf_puts(&want, "/converse");
+		assert_string_equal(b.data, want.data);
+		bh_buf_release(&b);
+		bh_buf_release(&want);
+	}
 }
 
 static void test_body_pass_through(void **state)

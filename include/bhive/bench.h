@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 #include "error.h"
 #include "hive.h"
@@ -158,6 +159,163 @@ int bhive_store_summary(bhive_store *st, int64_t run, bhive_run_summary *out, bh
 
 /* The raw SQLite handle (sqlite3 *) for reports. Borrowed. */
 void *bhive_store_db(bhive_store *st);
+
+/* ---- runner (engineer "bench") ------------------------------------------
+ *
+ * A runner sends every sample of one or more jobs (a config over a dataset,
+ * scored by an evaluator) through one hive engine, with at most
+ * `concurrency` conversations in flight, samples of the jobs interleaved so
+ * that every job advances on a prefix of its data at once. Each finished
+ * sample is scored and written to the store at once; a sample the store
+ * already holds for the same run key is never sent again (resume). A sample
+ * whose conversation failed is not recorded, so running again retries it.
+ */
+
+typedef struct bhive_runner bhive_runner;
+
+/* What one job is. Everything is copied or borrowed as noted. */
+typedef struct bhive_job_spec {
+	const char *name;                 /* row label, e.g. "claude-3-sonnet r=2" (copied) */
+	const bhive_config *config;       /* copied (its verifier callback and ud are kept) */
+	const char *verifier;             /* name of the verifier set on config, part of the
+	                                   * run key (copied); NULL: none */
+	const bhive_dataset *dataset;     /* borrowed: must outlive the runner */
+	const bhive_evaluator *evaluator; /* borrowed; NULL: no scores */
+	const json_t *labels;             /* extra members for reports, e.g.
+	                                   * {"difficulty": "easy"} (copied); may be NULL */
+} bhive_job_spec;
+
+/* A snapshot for progress displays; all figures over every job. */
+typedef struct bhive_runner_progress {
+	size_t done;          /* finished: recorded now or found in the store */
+	size_t total;         /* samples of every job (those of stopped jobs included) */
+	size_t resumed;       /* found in the store at the start: not sent */
+	size_t failed;        /* conversations that failed (not recorded) */
+	size_t skipped;       /* not sent because their job was stopped early */
+	size_t in_flight;
+	size_t scored;
+	double score_sum;     /* accuracy so far = score_sum / scored */
+	double cost_usd;      /* spent by this process */
+	double elapsed_s;     /* since bhive_runner_run started */
+	double rate;          /* samples finished per second by this process */
+	double eta_s;         /* seconds left at that rate; < 0 unknown */
+	int finished;         /* 1 in the last call, made when the run ends */
+} bhive_runner_progress;
+typedef void (*bhive_runner_progress_fn)(void *ud, const bhive_runner_progress *p);
+
+/*
+ * A runner on client and store (both borrowed: they must outlive it).
+ * source says where figures come from (see bhive_bench_source); it is part
+ * of every run key. NULL with err on failure.
+ */
+bhive_runner *bhive_runner_new(bhive_client *client, bhive_store *store, const char *source,
+                               bhive_error *err);
+/* NULL ok. After a run cut short (second cancel, loop failure), free the
+ * client first. */
+void bhive_runner_free(bhive_runner *r);
+/* Conversations in flight at once (default 32, a fit for Bedrock's default quotas). */
+void bhive_runner_set_concurrency(bhive_runner *r, int n);
+/* Called after every finished sample and once at the end, on the running thread. */
+void bhive_runner_set_progress(bhive_runner *r, bhive_runner_progress_fn fn, void *ud);
+/*
+ * A budget per sample: a job whose running mean cost (USD) or mean wall time
+ * (seconds) over at least min_samples finished samples exceeds it starts no
+ * further samples and is reported as stopped early. <= 0: no limit.
+ */
+void bhive_runner_set_budget(bhive_runner *r, double max_cost_usd, double max_seconds,
+                             size_t min_samples);
+/*
+ * Adds a job and finds or creates its run in the store. Returns its index
+ * (>= 0), or -1 with err (an invalid config, a store failure).
+ */
+int bhive_runner_add(bhive_runner *r, const bhive_job_spec *spec, bhive_error *err);
+/*
+ * Runs every job to the end. Returns 0 (failed samples do not make it
+ * fail: see the progress counts), BHIVE_ERR_CANCELLED after
+ * bhive_runner_cancel, or another code with err (the store or the loop
+ * failed).
+ */
+int bhive_runner_run(bhive_runner *r, bhive_error *err);
+/*
+ * Asks a run to stop; safe from a signal handler. The first call stops
+ * new samples and lets those in flight finish (and be recorded); the
+ * second drops them: the run returns at once, and the runner then holds
+ * calls still in flight on the client, so free the client before the
+ * runner.
+ */
+void bhive_runner_cancel(bhive_runner *r);
+
+/*
+ * The report of every job as JSON (a new reference):
+ *   {"source": "...", "rows": [{"name", "run", "models": [...], "reflections",
+ *    "aggregator", "verifier", "augment", LABELS..., "dataset", "evaluator",
+ *    "total", "samples", "scored", "failed", "accuracy" (null when nothing was
+ *    scored), "mean_cost_usd", "total_cost_usd", "mean_latency_ms" (model
+ *    latency summed per sample), "mean_wall_ms", "mean_input_tokens",
+ *    "mean_output_tokens", "stopped_early", "stop_reason", "first_error"}]}
+ * Figures come from the store, so resumed samples count.
+ */
+json_t *bhive_runner_report(bhive_runner *r, bhive_error *err);
+
+/*
+ * Where figures come from: "simulated models (bhive-emulator)" when the
+ * client's endpoint answers GET /_emulator/health as the emulator does,
+ * else "Amazon Bedrock (REGION)" (plus " via ENDPOINT" for an endpoint
+ * that is not an AWS one). Writes into out (size n) and returns out.
+ */
+const char *bhive_bench_source(const bhive_client *client, char *out, size_t n);
+/* 1 when a source string names simulated models. */
+int bhive_source_is_simulated(const char *source);
+
+/* ---- reports ------------------------------------------------------------
+ * Writers over the report JSON above (optionally with "best" and "pareto"
+ * from bhive_optimise_select). Each says where its figures came from.
+ */
+
+/* An aligned table: name, accuracy, mean cost, mean latency, tokens, n. */
+int bhive_report_write_table(FILE *out, const json_t *report);
+/* CSV (RFC 4180) with a first comment line "# source: ..." and a header row. */
+int bhive_report_write_csv(FILE *out, const json_t *report);
+/* Indented JSON of the report. */
+int bhive_report_write_json(FILE *out, const json_t *report);
+
+/*
+ * PNG plots with gnuplot (pngcairo) into dir (created if missing):
+ * accuracy.png (accuracy against reflection rounds, one line per
+ * difficulty or dataset), tradeoff.png (mean latency against mean cost,
+ * colour = accuracy) and pareto.png (the Pareto front of accuracy against
+ * cost). reference, when not NULL, is {"label": "...", "series": {"easy":
+ * [[rounds, accuracy], ...], ...}} drawn dashed beside the measured lines.
+ * Writes the names of the files made into *written (a new array, may be
+ * NULL). BHIVE_ERR_IO when gnuplot is missing or fails (the message says so).
+ */
+int bhive_report_plot(const json_t *report, const json_t *reference, const char *dir,
+                      json_t **written, bhive_error *err);
+
+/* ---- optimisation -------------------------------------------------------- */
+
+/*
+ * Expands a grid into job configs:
+ *   {"models": [["a"], ["a", "b"]] (or ["a", "b"]: one model each),
+ *    "reflections": [0, 1, 3], "aggregators": [null, "id"],
+ *    "verifiers": [null, "arithmetic"], "augment": ["none", "lexical"],
+ *    "base": {config members every configuration shares}}
+ * Returns an array of {"name": "...", "config": {...}, "verifier": name|null}
+ * (a new reference), or NULL with err. Aggregators are skipped for single
+ * models (where they add nothing) and augmentation too.
+ */
+json_t *bhive_grid_expand(const json_t *grid, bhive_error *err);
+
+/*
+ * Adds to a report: "budget": {"max_cost_usd", "max_seconds"}, per row
+ * "within_budget", "best": the index of the best row within budget
+ * (highest accuracy, then lower mean cost, then lower mean wall time) or
+ * null, and "pareto": indexes of the rows no other row beats on accuracy,
+ * cost and latency at once. Budgets <= 0 are no limit. Rows stopped early
+ * are never within budget.
+ */
+int bhive_optimise_select(json_t *report, double max_cost_usd, double max_seconds,
+                          bhive_error *err);
 
 #ifdef __cplusplus
 }

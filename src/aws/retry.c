@@ -154,22 +154,25 @@ static int resolve_mode(bhive_retry_mode mode, const struct bh_aws_config *cfg,
 	if (mode != BHIVE_RETRY_FROM_CONFIG) {
 		if (mode < BHIVE_RETRY_LEGACY || mode > BHIVE_RETRY_ADAPTIVE)
 			return bh_error_set(err, BHIVE_ERR_INVALID,
-			                    "retry mode %d is not legacy, standard or adaptive", (int)mode);
+			                    "retry mode %d is not legacy, standard or adaptive",
+			                    (int)mode);
 		*out = mode;
 		return 0;
 	}
 	const char *env = bh_getenv("AWS_RETRY_MODE");
 	if (env && !parse_mode(env, out))
 		return bh_error_set(err, BHIVE_ERR_CONFIG,
-		                    "AWS_RETRY_MODE=\"%.64s\" is not legacy, standard or adaptive", env);
+		                    "AWS_RETRY_MODE=\"%.64s\" is not legacy, standard or adaptive",
+		                    env);
 	if (env)
 		return 0;
 	const char *prof = cfg ? bh_aws_config_get(cfg, "retry_mode") : NULL;
 	if (prof && !parse_mode(prof, out))
-		return bh_error_set(err, BHIVE_ERR_CONFIG,
-		                    "retry_mode \"%.64s\" in profile \"%s\" is not legacy, standard "
-		                    "or adaptive",
-		                    prof, profile_name(cfg));
+		return bh_error_set(
+		    err, BHIVE_ERR_CONFIG,
+		    "retry_mode \"%.64s\" in profile \"%s\" is not legacy, standard "
+		    "or adaptive",
+		    prof, profile_name(cfg));
 	if (!prof)
 		*out = BHIVE_RETRY_STANDARD;
 	return 0;
@@ -193,10 +196,11 @@ static int resolve_attempts(int max_attempts, bhive_retry_mode mode,
 		return 0;
 	const char *prof = cfg ? bh_aws_config_get(cfg, "max_attempts") : NULL;
 	if (prof && !parse_attempts(prof, out))
-		return bh_error_set(err, BHIVE_ERR_CONFIG,
-		                    "max_attempts \"%.64s\" in profile \"%s\" is not a whole number "
-		                    ">= 1",
-		                    prof, profile_name(cfg));
+		return bh_error_set(
+		    err, BHIVE_ERR_CONFIG,
+		    "max_attempts \"%.64s\" in profile \"%s\" is not a whole number "
+		    ">= 1",
+		    prof, profile_name(cfg));
 	if (!prof)
 		*out = mode == BHIVE_RETRY_LEGACY ? 5 : 3;
 	return 0;
@@ -277,7 +281,8 @@ static double rate_record(bh_retry *r, double now)
 	r->count += 1;
 	if (bucket > r->last_bucket) {
 		double current = r->count / (bucket - r->last_bucket);
-		r->measured_rate = current * RATE_SMOOTHING + r->measured_rate * (1 - RATE_SMOOTHING);
+		r->measured_rate =
+		    current * RATE_SMOOTHING + r->measured_rate * (1 - RATE_SMOOTHING);
 		r->count = 0;
 		r->last_bucket = bucket;
 	}

@@ -124,19 +124,19 @@ void bh_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len
 void bh_sigv4_signing_key(const char *secret, const char *date, const char *region,
                           const char *service, unsigned char out[32])
 {
-	char k0[256];
-	int n = snprintf(k0, sizeof(k0), "AWS4%s", secret);
-	unsigned char k[32];
-	if (n < 0 || (size_t)n >= sizeof(k0)) {
-		/* Absurdly long secrets: hash the prefix and secret in one go. */
-		char *big = bh_asprintf("AWS4%s", secret);
-		bh_hmac_sha256(big ? big : "", big ? strlen(big) : 0, date, strlen(date), k);
-		if (big)
-			OPENSSL_cleanse(big, strlen(big));
-		bh_free(big);
+	/* "AWS4" + secret is the first HMAC key. HMAC hashes keys longer than
+	 * a block first, so a long one is hashed here in two pieces instead of
+	 * being copied. */
+	unsigned char k0[64], k[32];
+	size_t slen = strlen(secret), klen = 4 + slen;
+	if (klen > sizeof(k0)) {
+		digest2("AWS4", 4, secret, slen, k0);
+		klen = 32;
 	} else {
-		bh_hmac_sha256(k0, (size_t)n, date, strlen(date), k);
+		memcpy(k0, "AWS4", 4);
+		memcpy(k0 + 4, secret, slen);
 	}
+	bh_hmac_sha256(k0, klen, date, strlen(date), k);
 	bh_hmac_sha256(k, 32, region, strlen(region), k);
 	bh_hmac_sha256(k, 32, service, strlen(service), k);
 	bh_hmac_sha256(k, 32, "aws4_request", 12, out);
@@ -223,21 +223,26 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-/* Percent-encodes s, leaving unreserved bytes and those in keep alone. */
+/* Percent-encodes s, leaving unreserved bytes and those in keep alone.
+ * Runs of kept bytes are appended at once: this is the signer's hot loop. */
 static int encode_keep(bh_buf *out, const char *s, size_t n, const char *keep)
 {
 	static const char digits[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int rc;
-		if (is_unreserved(c) || (c && strchr(keep, c))) {
-			rc = bh_buf_putc(out, (char)c);
-		} else {
-			char e[3] = { '%', digits[c >> 4], digits[c & 15] };
-			rc = bh_buf_append(out, e, 3);
-		}
-		if (rc)
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		while (run < n && (is_unreserved((unsigned char)s[run]) ||
+		                   (s[run] && strchr(keep, s[run]))))
+			run++;
+		if (run > i && bh_buf_append(out, s + i, run - i))
 			return BHIVE_ERR_NOMEM;
+		if (run == n)
+			break;
+		unsigned char c = (unsigned char)s[run];
+		char e[3] = { '%', digits[c >> 4], digits[c & 15] };
+		if (bh_buf_append(out, e, 3))
+			return BHIVE_ERR_NOMEM;
+		i = run + 1;
 	}
 	return 0;
 }
@@ -249,8 +254,10 @@ static int canonical_component(bh_buf *out, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+		    hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (char)(hexval((unsigned char)s[i + 1]) * 16 +
+			           hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		if (encode_keep(out, &c, 1, ""))
@@ -371,7 +378,9 @@ static int encode_params(bh_buf *scratch, const char *q, size_t n, qparam *ps, s
  * parameters, already encoded) to out: sorted by key then value. */
 static int put_canonical_query(bh_buf *out, bh_buf *scratch, const char *q, const char *extra)
 {
-	size_t qn = q ? strlen(q) : 0, xn = extra ? strlen(extra) : 0;
+	q = q ? q : "";
+	extra = extra ? extra : "";
+	size_t qn = strlen(q), xn = strlen(extra);
 	size_t max = count_params(q, qn) + count_params(extra, xn);
 	if (!max)
 		return 0;
@@ -389,7 +398,8 @@ static int put_canonical_query(bh_buf *out, bh_buf *scratch, const char *q, cons
 	for (size_t i = 0; !rc && i < count; i++) {
 		if ((i && bh_buf_putc(out, '&')) ||
 		    bh_buf_append(out, scratch->data + ps[i].koff, ps[i].klen) ||
-		    bh_buf_putc(out, '=') || bh_buf_append(out, scratch->data + ps[i].voff, ps[i].vlen))
+		    bh_buf_putc(out, '=') ||
+		    bh_buf_append(out, scratch->data + ps[i].voff, ps[i].vlen))
 			rc = BHIVE_ERR_NOMEM;
 	}
 	scratch->len = mark;
@@ -472,25 +482,35 @@ static bool is_space(char c)
 /* Trimmed value with each run of whitespace collapsed to one space. */
 static int put_header_value(bh_buf *out, const char *v)
 {
-	bool pending = false, any = false;
-	for (; *v; v++) {
-		if (is_space(*v)) {
-			pending = any;
-			continue;
-		}
-		if ((pending && bh_buf_putc(out, ' ')) || bh_buf_putc(out, *v))
+	bool first = true;
+	for (;;) {
+		while (is_space(*v))
+			v++;
+		if (!*v)
+			return 0;
+		const char *word = v;
+		while (*v && !is_space(*v))
+			v++;
+		if ((!first && bh_buf_putc(out, ' ')) ||
+		    bh_buf_append(out, word, (size_t)(v - word)))
 			return BHIVE_ERR_NOMEM;
-		pending = false;
-		any = true;
+		first = false;
 	}
-	return 0;
 }
 
+/* Lowercases through a small stack buffer: one append per 64 bytes. */
 static int put_lower(bh_buf *out, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (bh_buf_putc(out, (char)lower((unsigned char)s[i])))
+	char chunk[64];
+	while (n) {
+		size_t k = n < sizeof(chunk) ? n : sizeof(chunk);
+		for (size_t i = 0; i < k; i++)
+			chunk[i] = (char)lower((unsigned char)s[i]);
+		if (bh_buf_append(out, chunk, k))
 			return BHIVE_ERR_NOMEM;
+		s += k;
+		n -= k;
+	}
 	return 0;
 }
 
@@ -519,8 +539,8 @@ static int put_header_block(bh_buf *out, const hdr *h, size_t n)
 		if (i && same_name(&h[i - 1], &h[i]))
 			rc = bh_buf_putc(out, ',');
 		else
-			rc = (i && bh_buf_putc(out, '\n')) || put_lower(out, h[i].name, h[i].nlen) ||
-			     bh_buf_putc(out, ':');
+			rc = (i && bh_buf_putc(out, '\n')) ||
+			     put_lower(out, h[i].name, h[i].nlen) || bh_buf_putc(out, ':');
 		if (rc || put_header_value(out, h[i].value))
 			return BHIVE_ERR_NOMEM;
 	}
@@ -611,17 +631,19 @@ static int sorted_headers(const bh_sigv4_request *req, const bh_sigv4_params *p,
 
 static int check_params(const bh_sigv4_request *req, const bh_sigv4_params *p, bhive_error *err)
 {
-	const char *missing = !req || !req->method || !*req->method ? "method"
+	const char *missing = !req || !req->method || !*req->method     ? "method"
 	                      : !p->access_key_id || !*p->access_key_id ? "access key id"
-	                      : !p->secret_access_key || !*p->secret_access_key ? "secret access key"
-	                      : !p->region || !*p->region ? "region"
+	                      : !p->secret_access_key || !*p->secret_access_key
+	                          ? "secret access key"
+	                      : !p->region || !*p->region   ? "region"
 	                      : !p->service || !*p->service ? "service"
-	                                                       : NULL;
+	                                                    : NULL;
 	if (missing)
 		return bh_error_set(err, BHIVE_ERR_INVALID, "cannot sign request: no %s given",
 		                    missing);
 	if (req->num_headers && !req->headers)
-		return bh_error_set(err, BHIVE_ERR_INVALID, "cannot sign request: no headers given");
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "cannot sign request: no headers given");
 	return 0;
 }
 
@@ -637,8 +659,37 @@ static void set_payload_hash(const bh_sigv4_request *req, bh_sigv4_result *out)
 /* "20150830/us-east-1/service/aws4_request" */
 static int put_scope(bh_buf *b, const bh_sigv4_result *out, const bh_sigv4_params *p)
 {
-	return bh_buf_append(b, out->amz_date, 8) ||
-	       bh_buf_printf(b, "/%s/%s/aws4_request", p->region, p->service);
+	return bh_buf_append(b, out->amz_date, 8) || bh_buf_putc(b, '/') ||
+	       bh_buf_puts(b, p->region) || bh_buf_putc(b, '/') || bh_buf_puts(b, p->service) ||
+	       bh_buf_puts(b, "/aws4_request");
+}
+
+static void put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYYMMDDTHHMMSSZ" without strftime, which showed in profiles. */
+static void format_amz_date(int64_t t, char out[17])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+		bh_amz_date(t, out);
+		return;
+	}
+	int y = tm.tm_year + 1900;
+	put2(out, y / 100);
+	put2(out + 2, y % 100);
+	put2(out + 4, tm.tm_mon + 1);
+	put2(out + 6, tm.tm_mday);
+	out[8] = 'T';
+	put2(out + 9, tm.tm_hour);
+	put2(out + 11, tm.tm_min);
+	put2(out + 13, tm.tm_sec);
+	out[15] = 'Z';
+	out[16] = '\0';
 }
 
 /* Presign parameters in the order aws-c-auth writes them, before the
@@ -651,8 +702,8 @@ static int put_presign_params(bh_buf *q, const bh_sigv4_params *p, const bh_sigv
 	         bh_buf_puts(q, "%2F") || bh_buf_append(q, out->amz_date, 8) ||
 	         bh_buf_puts(q, "%2F") || encode_keep(q, p->region, strlen(p->region), "") ||
 	         bh_buf_puts(q, "%2F") || encode_keep(q, p->service, strlen(p->service), "") ||
-	         bh_buf_printf(q, "%%2Faws4_request&X-Amz-Date=%s&X-Amz-SignedHeaders=",
-	                       out->amz_date) ||
+	         bh_buf_puts(q, "%2Faws4_request&X-Amz-Date=") || bh_buf_puts(q, out->amz_date) ||
+	         bh_buf_puts(q, "&X-Amz-SignedHeaders=") ||
 	         encode_keep(q, names, names_len, "") ||
 	         bh_buf_printf(q, "&X-Amz-Expires=%ld", p->expires > 0 ? p->expires : 3600L);
 	if (!rc && p->session_token && *p->session_token && !p->omit_session_token)
@@ -668,7 +719,8 @@ static int put_request_line(bh_sigv4_result *out, const bh_sigv4_request *req,
 	bh_buf *cr = &out->canonical_request;
 	if (bh_buf_puts(cr, req->method) || bh_buf_putc(cr, '\n') ||
 	    put_canonical_uri(cr, &out->scratch, req->path, p) || bh_buf_putc(cr, '\n') ||
-	    put_canonical_query(cr, &out->scratch, req->query, extra_query) || bh_buf_putc(cr, '\n'))
+	    put_canonical_query(cr, &out->scratch, req->query, extra_query) ||
+	    bh_buf_putc(cr, '\n'))
 		return BHIVE_ERR_NOMEM;
 	return 0;
 }
@@ -742,7 +794,8 @@ static int build_canonical(const bh_sigv4_request *req, const bh_sigv4_params *p
 	*names_len = out->scratch.len - 1;
 	if (p->sign_query && start_query(out, req, p, *names_len, &extra_off))
 		return BHIVE_ERR_NOMEM;
-	if (put_request_line(out, req, p, p->sign_query ? out->signed_query.data + extra_off : NULL))
+	if (put_request_line(out, req, p,
+	                     p->sign_query ? out->signed_query.data + extra_off : NULL))
 		return BHIVE_ERR_NOMEM;
 	bh_buf *cr = &out->canonical_request;
 	if (put_header_block(cr, h, n) || bh_buf_putc(cr, '\n') ||
@@ -779,7 +832,7 @@ int bh_sigv4_sign(const bh_sigv4_request *req, const bh_sigv4_params *p,
 	int rc = check_params(req, p, err);
 	if (rc)
 		return rc;
-	bh_amz_date(p->time, out->amz_date);
+	format_amz_date(p->time, out->amz_date);
 	set_payload_hash(req, out);
 	return sign_steps(req, p, out, err);
 }
@@ -820,7 +873,8 @@ int64_t bh_sigv4_parse_amz_date(const char *s)
 
 /* ---- Authorization header parsing --------------------------------------- */
 
-#define AUTH_BAD(err, ...) bh_error_set(err, BHIVE_ERR_SERVICE_ACCESS, "malformed authorization header: " __VA_ARGS__)
+#define AUTH_BAD(err, ...)                                                                         \
+	bh_error_set(err, BHIVE_ERR_SERVICE_ACCESS, "malformed authorization header: " __VA_ARGS__)
 
 /* Copies [s, s+n) into a fixed field, refusing empty or oversized values. */
 static int copy_field(char *dst, size_t size, const char *s, size_t n, const char *what,
@@ -839,7 +893,8 @@ static bool all_chars(const char *s, size_t n, const char *extra)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c && strchr(extra, c));
+		bool ok =
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c && strchr(extra, c));
 		if (!ok)
 			return false;
 	}
@@ -872,14 +927,13 @@ static int parse_credential(const char *s, size_t n, bh_sigv4_auth *out, bhive_e
 	if (!all_chars(part[0], len[0], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ||
 	    !all_chars(part[2], len[2], "-") || !all_chars(part[3], len[3], "-._"))
 		return AUTH_BAD(err, "credential has invalid characters");
-	return copy_field(out->access_key_id, sizeof(out->access_key_id), part[0], len[0],
-	                  "access key id", err) ||
-	               copy_field(out->date, sizeof(out->date), part[1], len[1], "date", err) ||
-	               copy_field(out->region, sizeof(out->region), part[2], len[2], "region", err) ||
-	               copy_field(out->service, sizeof(out->service), part[3], len[3], "service",
-	                          err)
-	           ? BHIVE_ERR_SERVICE_ACCESS
-	           : 0;
+	if (copy_field(out->access_key_id, sizeof(out->access_key_id), part[0], len[0],
+	               "access key id", err) ||
+	    copy_field(out->date, sizeof(out->date), part[1], len[1], "date", err) ||
+	    copy_field(out->region, sizeof(out->region), part[2], len[2], "region", err) ||
+	    copy_field(out->service, sizeof(out->service), part[3], len[3], "service", err))
+		return BHIVE_ERR_SERVICE_ACCESS;
+	return 0;
 }
 
 /* SignedHeaders: lowercase names, strictly ascending, ';'-separated. */
@@ -1031,7 +1085,8 @@ static int verify_headers(const bh_sigv4_request *req, const bh_sigv4_auth *auth
 		return bh_error_set(err, BHIVE_ERR_SERVICE_ACCESS,
 		                    "credential date \"%s\" does not match X-Amz-Date \"%.16s\"",
 		                    auth->date, date);
-	if (!list_has(auth->signed_headers, "host") || !list_has(auth->signed_headers, "x-amz-date"))
+	if (!list_has(auth->signed_headers, "host") ||
+	    !list_has(auth->signed_headers, "x-amz-date"))
 		return bh_error_set(err, BHIVE_ERR_SERVICE_ACCESS,
 		                    "host and x-amz-date must be signed (SignedHeaders=%s)",
 		                    auth->signed_headers);

@@ -3,10 +3,6 @@
  * start -> [adaptive wait] -> sign -> send -> classify -> [retry timer] ->
  * callback, on one loop that polls the transport up to the next timer.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include "aws/config.h"
 #include "aws/creds.h"
 #include "aws/endpoint.h"
@@ -16,6 +12,10 @@
 #include "bedrock/wire.h"
 #include "bhive/version.h"
 #include "net/http.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #define BH_USER_AGENT "User-Agent: bhive/" BHIVE_VERSION_STRING
 /* Credentials are refreshed this long before they expire. */
@@ -27,7 +27,7 @@
 typedef struct bh_call bh_call;
 
 typedef struct bh_headers {
-	bh_buf buf;                /* "Name: value" strings, NUL-separated */
+	bh_buf buf; /* "Name: value" strings, NUL-separated */
 	size_t off[BH_MAX_HEADERS];
 	size_t n;
 	const char *list[BH_MAX_HEADERS];
@@ -36,23 +36,23 @@ typedef struct bh_headers {
 struct bhive_client {
 	bhive_transport tp;
 	bh_aws_config *cfg;
-	bh_cred_chain *chain;      /* NULL with a bearer token */
-	bh_credentials creds;      /* cached; refreshed near expiry */
+	bh_cred_chain *chain; /* NULL with a bearer token */
+	bh_credentials creds; /* cached; refreshed near expiry */
 	bool have_creds;
 	char *bearer;
 	char *region;
-	char *endpoint;            /* as resolved */
-	char *base_url;            /* endpoint without a trailing '/' */
-	char *host;                /* Host header value */
+	char *endpoint; /* as resolved */
+	char *base_url; /* endpoint without a trailing '/' */
+	char *host;     /* Host header value */
 	bh_retry *retry;
-	bh_sigv4_result sig;       /* reused: signing then allocates nothing */
-	bh_headers hdrs;           /* reused: transports copy what they keep */
-	bool hdrs_busy;            /* a send is under way (re-entry guard) */
+	bh_sigv4_result sig; /* reused: signing then allocates nothing */
+	bh_headers hdrs;     /* reused: transports copy what they keep */
+	bool hdrs_busy;      /* a send is under way (re-entry guard) */
 	long connect_ms, read_ms;
 	bh_timers timers;
-	bh_call *calls;            /* started, not completed */
+	bh_call *calls; /* started, not completed */
 	int pending;
-	int in_transport;          /* attempts handed to the transport */
+	int in_transport; /* attempts handed to the transport */
 };
 
 struct bh_call {
@@ -60,13 +60,14 @@ struct bh_call {
 	bh_call *next, *prev;
 	char *model_id;
 	char *url;
-	size_t path_off;           /* where the path starts in url */
-	char *body;                /* jansson-allocated */
+	size_t path_off; /* where the path starts in url */
+	char *body;      /* jansson-allocated */
 	size_t body_len;
-	char payload_hash[65];     /* the body does not change across retries */
+	char payload_hash[65]; /* the body does not change across retries */
 	bhive_converse_fn cb;
 	void *ud;
-	int attempt;               /* attempts sent so far */
+	int attempt;         /* attempts sent so far */
+	bh_retry_call retry; /* the quota this call holds, for exact refunds */
 	int64_t start_ms, attempt_ms;
 	unsigned long timer;
 	bhive_call_info info;
@@ -181,8 +182,7 @@ static int current_creds(bhive_client *cl, bhive_error *err)
 static int header_add(bh_headers *h, const char *name, const char *value)
 {
 	h->off[h->n++] = h->buf.len;
-	if (bh_buf_puts(&h->buf, name) || bh_buf_puts(&h->buf, value) ||
-	    bh_buf_putc(&h->buf, '\0'))
+	if (bh_buf_puts(&h->buf, name) || bh_buf_puts(&h->buf, value) || bh_buf_putc(&h->buf, '\0'))
 		return BHIVE_ERR_NOMEM;
 	return 0;
 }
@@ -202,18 +202,24 @@ static int sign(bh_call *c, bh_headers *h, int64_t now, bhive_error *err)
 	/* The signer adds x-amz-date and x-amz-security-token itself, from
 	 * the same time and token as the headers sent. */
 	bh_sigv4_header sh[2] = {
-		{ "host", cl->host },
-		{ "content-type", "application/json" },
+	    {"host", cl->host},
+	    {"content-type", "application/json"},
 	};
-	bh_sigv4_request req = { .method = "POST", .path = c->url + c->path_off,
-		                 .headers = sh, .num_headers = 2,
-		                 .body = c->body, .body_len = c->body_len,
-		                 .payload_hash = c->payload_hash };
-	bh_sigv4_params p = { .access_key_id = cl->creds.access_key_id,
-		              .secret_access_key = cl->creds.secret_access_key,
-		              .session_token = cl->creds.session_token,
-		              .region = cl->region, .service = "bedrock", .time = now,
-		              .double_encode_path = true, .normalize_path = true };
+	bh_sigv4_request req = {.method = "POST",
+	                        .path = c->url + c->path_off,
+	                        .headers = sh,
+	                        .num_headers = 2,
+	                        .body = c->body,
+	                        .body_len = c->body_len,
+	                        .payload_hash = c->payload_hash};
+	bh_sigv4_params p = {.access_key_id = cl->creds.access_key_id,
+	                     .secret_access_key = cl->creds.secret_access_key,
+	                     .session_token = cl->creds.session_token,
+	                     .region = cl->region,
+	                     .service = "bedrock",
+	                     .time = now,
+	                     .double_encode_path = true,
+	                     .normalize_path = true};
 	int rc = bh_sigv4_sign(&req, &p, &cl->sig, err);
 	if (rc == 0 && cl->creds.session_token && *cl->creds.session_token)
 		rc = header_add(h, "X-Amz-Security-Token: ", cl->creds.session_token);
@@ -262,11 +268,13 @@ static int send_attempt(bh_call *c, bhive_error *err)
 	cl->hdrs_busy = true;
 	int rc = build_headers(c, h, err);
 	if (rc == 0) {
-		bhive_http_request req = { .method = "POST", .url = c->url,
-			                   .headers = header_list(h), .body = c->body,
-			                   .body_len = c->body_len,
-			                   .connect_timeout_ms = cl->connect_ms,
-			                   .read_timeout_ms = cl->read_ms };
+		bhive_http_request req = {.method = "POST",
+		                          .url = c->url,
+		                          .headers = header_list(h),
+		                          .body = c->body,
+		                          .body_len = c->body_len,
+		                          .connect_timeout_ms = cl->connect_ms,
+		                          .read_timeout_ms = cl->read_ms};
 		/* Counted before sending: a transport may finish (and free the
 		 * call) from inside send. */
 		c->attempt_ms = bh_now_ms();
@@ -343,7 +351,7 @@ static void note_response(bh_call *c, const bhive_http_response *resp)
 /* What the retry strategy needs to know about an attempt that failed. */
 static bh_attempt_outcome outcome_of(const bhive_http_response *resp, const bhive_error *e)
 {
-	bh_attempt_outcome o = { 0 };
+	bh_attempt_outcome o = {0};
 	if (resp) {
 		o.http_status = resp->status;
 		o.error_type = e->error_type[0] ? e->error_type : NULL;
@@ -370,21 +378,26 @@ static void on_http_done(void *ud, const bhive_http_response *resp, const bhive_
 	}
 	BH_DEBUG("converse model \"%s\" attempt %d status %ld in %lld ms request id \"%s\"%s%s",
 	         c->model_id, c->attempt, resp ? resp->status : 0L,
-	         (long long)(bh_now_ms() - c->attempt_ms), c->info.request_id,
-	         e.code ? ": " : "", e.message);
-	if (out) {
-		bh_retry_on_success(cl->retry, c->attempt, bh_now_s());
-		complete(c, out, NULL);
+	         (long long)(bh_now_ms() - c->attempt_ms), c->info.request_id, e.code ? ": " : "",
+	         e.message);
+	/* A 2xx is a success for the retry quota even when its body is not a
+	 * Converse response (which no retry would fix). */
+	if (out || (resp && resp->status >= 200 && resp->status <= 299)) {
+		bh_retry_call_success(cl->retry, &c->retry, bh_now_s());
+		complete(c, out, out ? NULL : &e);
 		return;
 	}
 	bh_attempt_outcome o = outcome_of(resp, &e);
+	long delay = bh_retry_call_failed(cl->retry, &c->retry, &o, bh_now_s());
 	int fam = bhive_code_family(e.code);
-	bool final = fam == BHIVE_ERR_PARSE || fam == BHIVE_ERR_NOMEM;
-	long delay = final ? -1 : bh_retry_after_attempt(cl->retry, c->attempt, &o, bh_now_s());
-	if (delay < 0)
+	if (fam == BHIVE_ERR_PARSE || fam == BHIVE_ERR_NOMEM)
+		delay = -1; /* an oversized body or no memory: retrying would not help */
+	if (delay < 0) {
 		complete(c, NULL, &e);
-	else
-		arm(c, delay);
+		return;
+	}
+	BH_DEBUG("converse model \"%s\" retry in %ld ms", c->model_id, delay);
+	arm(c, delay);
 }
 
 /* ---- starting calls ---------------------------------------------------- */
@@ -393,7 +406,8 @@ static bh_call *start_call(bhive_client *cl, const char *model_id, const json_t 
                            bhive_converse_fn cb, void *ud, bhive_error *err)
 {
 	if (!cl || !model_id || !*model_id || !cb) {
-		bh_error_set(err, BHIVE_ERR_INVALID, "converse needs a client, a model id and a callback");
+		bh_error_set(err, BHIVE_ERR_INVALID,
+		             "converse needs a client, a model id and a callback");
 		return NULL;
 	}
 	bh_call *c = call_new(cl, model_id, request, err);
@@ -406,8 +420,8 @@ static bh_call *start_call(bhive_client *cl, const char *model_id, const json_t 
 	double wait = bh_retry_before_send(cl->retry, bh_now_s());
 	int rc = 0;
 	if (wait > 0) {
-		c->timer = bh_timers_add(&cl->timers, c->start_ms + (long)(wait + 0.999),
-		                         attempt_due, c);
+		c->timer =
+		    bh_timers_add(&cl->timers, c->start_ms + (long)(wait + 0.999), attempt_due, c);
 		if (!c->timer)
 			rc = bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory starting a call");
 	} else {
@@ -440,7 +454,7 @@ static void fire_timers(bhive_client *cl)
 
 static void sleep_ms(int64_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -449,7 +463,7 @@ static void sleep_ms(int64_t ms)
 static int wait_once(bhive_client *cl, int64_t deadline)
 {
 	int64_t now = bh_now_ms();
-	int64_t wait = deadline - now;
+	int64_t wait = deadline > now ? deadline - now : 0;
 	int64_t next = bh_timers_next(&cl->timers);
 	if (next >= 0 && next - now < wait)
 		wait = next - now > 0 ? next - now : 0;
@@ -465,17 +479,21 @@ static int wait_once(bhive_client *cl, int64_t deadline)
 static int run_until(bhive_client *cl, const bool *done, long timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX / 2 : bh_now_ms() + timeout_ms;
+	/* The transport is polled at least once, so a zero timeout still makes
+	 * progress for a caller driving the client from its own loop. */
 	for (;;) {
 		fire_timers(cl);
 		if (done ? *done : (cl->pending == 0 && cl->timers.len == 0))
-			break;
-		if (bh_now_ms() >= deadline)
 			break;
 		int rc = wait_once(cl, deadline);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
 			break;
+		if (bh_now_ms() >= deadline) {
+			fire_timers(cl);
+			break;
+		}
 	}
 	return cl->pending;
 }
@@ -497,8 +515,7 @@ unsigned long bhive_client_add_timer(bhive_client *client, long delay_ms, bhive_
 {
 	if (!client || !cb)
 		return 0;
-	return bh_timers_add(&client->timers, bh_now_ms() + (delay_ms > 0 ? delay_ms : 0), cb,
-	                     ud);
+	return bh_timers_add(&client->timers, bh_now_ms() + (delay_ms > 0 ? delay_ms : 0), cb, ud);
 }
 
 void bhive_client_cancel_timer(bhive_client *client, unsigned long id)
@@ -597,8 +614,8 @@ static int resolve_region(bhive_client *cl, const bhive_client_options *o, bhive
 		return 0;
 	bhive_error e2;
 	bhive_error_clear(&e2);
-	char *url = bh_resolve_endpoint(o->endpoint_url, NULL, o->use_fips, o->use_dualstack,
-	                                cl->cfg, &e2);
+	char *url =
+	    bh_resolve_endpoint(o->endpoint_url, NULL, o->use_fips, o->use_dualstack, cl->cfg, &e2);
 	if (!url) {
 		bh_error_copy(err, &e);
 		return e.code ? e.code : BHIVE_ERR_REGION;
@@ -640,17 +657,18 @@ static int split_endpoint(bhive_client *cl, bhive_error *err)
 
 static int setup_auth(bhive_client *cl, const bhive_client_options *o, bhive_error *err)
 {
-	const char *bearer = o->bearer_token ? o->bearer_token
-	                                     : bh_getenv("AWS_BEARER_TOKEN_BEDROCK");
+	const char *bearer =
+	    o->bearer_token ? o->bearer_token : bh_getenv("AWS_BEARER_TOKEN_BEDROCK");
 	if (bearer) {
-		BH_DEBUG("using a Bedrock API key (bearer token); the credential chain is not used");
+		BH_DEBUG(
+		    "using a Bedrock API key (bearer token); the credential chain is not used");
 		cl->bearer = bh_strdup(bearer);
 		return cl->bearer ? 0 : bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
 	}
-	bh_cred_options co = { .access_key_id = o->access_key_id,
-		               .secret_access_key = o->secret_access_key,
-		               .session_token = o->session_token,
-		               .ca_file = o->ca_file };
+	bh_cred_options co = {.access_key_id = o->access_key_id,
+	                      .secret_access_key = o->secret_access_key,
+	                      .session_token = o->session_token,
+	                      .ca_file = o->ca_file};
 	cl->chain = bh_cred_chain_new(cl->cfg, &co, err);
 	return cl->chain ? 0 : (err && err->code ? err->code : BHIVE_ERR_CREDENTIALS);
 }
@@ -676,8 +694,7 @@ static int setup_transport(bhive_client *cl, const bhive_client_options *o, bhiv
 		cl->tp = *o->transport;
 		return 0;
 	}
-	bh_http_options ho = { .ca_file = o->ca_file,
-		               .max_host_connections = o->max_connections };
+	bh_http_options ho = {.ca_file = o->ca_file, .max_host_connections = o->max_connections};
 	return bh_http_transport_new(&ho, &cl->tp, err);
 }
 

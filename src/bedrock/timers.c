@@ -1,6 +1,6 @@
 /* timers.c - binary min-heap of timers for the client loop. */
-#include <string.h>
 #include "bedrock/timers.h"
+#include <string.h>
 
 void bh_timers_init(bh_timers *t)
 {
@@ -62,7 +62,7 @@ unsigned long bh_timers_add(bh_timers *t, int64_t due_ms, bh_timer_fn fn, void *
 		t->cap = cap;
 	}
 	unsigned long id = t->next_id++;
-	t->heap[t->len] = (bh_timer){ .due_ms = due_ms, .id = id, .fn = fn, .ud = ud };
+	t->heap[t->len] = (bh_timer){.due_ms = due_ms, .id = id, .fn = fn, .ud = ud};
 	t->len++;
 	sift_up(t, t->len - 1);
 	return id;

@@ -6,8 +6,8 @@
 #ifndef BH_BEDROCK_TIMERS_H
 #define BH_BEDROCK_TIMERS_H
 
-#include <stdint.h>
 #include "util/util.h"
+#include <stdint.h>
 
 typedef void (*bh_timer_fn)(void *ud);
 

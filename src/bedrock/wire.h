@@ -10,8 +10,8 @@
 #ifndef BH_BEDROCK_WIRE_H
 #define BH_BEDROCK_WIRE_H
 
-#include "util/util.h"
 #include "bhive/client.h"
+#include "util/util.h"
 
 /* Appends "/model/{modelId}/converse" with the id encoded as a non-greedy
  * label (every byte but the unreserved ones, so ':' -> %3A, '/' -> %2F). */
@@ -28,8 +28,8 @@ const char *bh_http_header(const char *const *headers, const char *name, size_t 
 /* The restJson1 error type: x-amzn-ErrorType header, else top-level body
  * "code", else top-level "__type"; cut at the first ':' and after the last
  * '#'. body may be NULL. Writes "" when there is none. */
-void bh_restjson_error_type(const char *header, size_t header_len, const json_t *body,
-                            char *out, size_t outsz);
+void bh_restjson_error_type(const char *header, size_t header_len, const json_t *body, char *out,
+                            size_t outsz);
 
 /* The extended bhive code for an AWS error type and HTTP status. */
 int bh_service_error_code(const char *error_type, long status);
@@ -40,8 +40,7 @@ int bh_service_error_code(const char *error_type, long status);
  * NULL with BHIVE_ERR_PARSE. Other statuses: NULL with a service error
  * (code, http_status, error_type, request_id, source and message filled).
  */
-json_t *bh_converse_parse(const char *model_id, const bhive_http_response *resp,
-                          bhive_error *err);
+json_t *bh_converse_parse(const char *model_id, const bhive_http_response *resp, bhive_error *err);
 
 /* Writes at most max bytes of p into out as a quoted, escaped C-like
  * string with "..." when cut: used to show bodies in errors. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "cli_bench.h"
 
 typedef struct cli_command {
 	const char *name;
@@ -15,6 +16,9 @@ typedef struct cli_command {
 
 static const cli_command commands[] = {
 	{ "converse", cmd_converse, "ask models with reflection, verifier feedback and debate" },
+	{ "bench", cmd_bench, "measure accuracy, cost and latency of configurations on a dataset" },
+	{ "optimise", cmd_optimise, "find the best configuration within a cost and time budget" },
+	{ "demo", cmd_demo, "run the arithmetic benchmark on simulated models (no AWS needed)" },
 };
 
 static void usage(FILE *out)

@@ -1,8 +1,8 @@
 /* curl_transport.c - the bhive_transport vtable on libcurl's multi interface. */
+#include "net/http.h"
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
-#include <curl/curl.h>
-#include "net/http.h"
 
 /* A finished transfer keeps big buffers only up to this size when pooled. */
 #define BH_POOL_KEEP_BYTES ((size_t)1 << 20)
@@ -12,22 +12,22 @@ typedef struct bh_curl bh_curl;
 typedef struct bh_xfer {
 	bh_curl *owner;
 	CURL *easy;
-	struct bh_xfer *next, *prev;  /* active list, or free list (next only) */
+	struct bh_xfer *next, *prev; /* active list, or free list (next only) */
 	bh_buf req_body;
 	struct curl_slist *req_headers;
 	bh_buf body;
-	bh_buf hdr;                   /* response header lines, each NUL-terminated */
+	bh_buf hdr; /* response header lines, each NUL-terminated */
 	const char **hdr_ptrs;
 	size_t hdr_cap;
 	bhive_http_done_fn done;
 	void *call_ud;
 	char host[128];
 	char errbuf[CURL_ERROR_SIZE];
-	int64_t last_ms;              /* when the last byte arrived (or the send) */
+	int64_t last_ms; /* when the last byte arrived (or the send) */
 	long read_ms;
 	bool too_big;
 	bool nomem;
-	bool stalled;                 /* read timeout */
+	bool stalled; /* read timeout */
 } bh_xfer;
 
 struct bh_curl {
@@ -38,7 +38,7 @@ struct bh_curl {
 	char *ca_file;
 	size_t max_body;
 	long handles;
-	int64_t next_scan;            /* next look for stalled transfers */
+	int64_t next_scan; /* next look for stalled transfers */
 	long scan_ms;
 };
 
@@ -315,8 +315,9 @@ static void fail_error(bh_xfer *x, CURLcode rc, bhive_error *e)
 		bh_error_set(e, BHIVE_ERR_NOMEM, "out of memory reading a response from \"%s\"",
 		             x->host);
 	else if (x->stalled)
-		bh_error_set(e, BHIVE_ERR_TIMEOUT, "request to \"%s\" timed out: no data for %ld ms",
-		             x->host, x->read_ms);
+		bh_error_set(e, BHIVE_ERR_TIMEOUT,
+		             "request to \"%s\" timed out: no data for %ld ms", x->host,
+		             x->read_ms);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		bh_error_set(e, BHIVE_ERR_TIMEOUT, "request to \"%s\" timed out: %s", x->host, why);
 	else
@@ -333,7 +334,7 @@ static void finish(bh_curl *c, bh_xfer *x, CURLcode rc)
 	list_remove(c, x);
 	bhive_error e;
 	bhive_error_clear(&e);
-	bhive_http_response resp = { 0 };
+	bhive_http_response resp = {0};
 	if (rc == CURLE_OK && !x->too_big && !x->nomem && !x->stalled) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 		resp.headers = header_array(x);

@@ -12,8 +12,8 @@
 #ifndef BH_NET_HTTP_H
 #define BH_NET_HTTP_H
 
-#include "util/util.h"
 #include "bhive/client.h"
+#include "util/util.h"
 
 /* Default cap on a response body: larger bodies fail, never truncate. */
 #define BH_HTTP_MAX_BODY ((size_t)64 << 20)
