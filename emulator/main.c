@@ -43,7 +43,8 @@ static void usage(FILE *f)
 	      "  --rpm N / --tpm N      per-model requests / tokens per minute quota\n"
 	      "  --record-max N         requests kept for /_emulator/requests (default 100000)\n"
 	      "  --connection-limit N   concurrent connections (default 4096)\n"
-	      "  --log-level LEVEL      error, warn, info, debug, trace\n",
+	      "  --log-level LEVEL      error, warn, info, debug, trace\n"
+	      "  --fixed-time EPOCH     tests only: the wall clock stands still at EPOCH\n",
 	      f);
 }
 
@@ -65,7 +66,8 @@ enum {
 	OPT_RECORD_MAX,
 	OPT_CONN_LIMIT,
 	OPT_LOG_LEVEL,
-	OPT_HELP
+	OPT_HELP,
+	OPT_FIXED_TIME
 };
 
 /* The rate flags, in the order of their option codes. */
@@ -100,6 +102,7 @@ static const struct option long_opts[] = {
     {"connection-limit", required_argument, NULL, OPT_CONN_LIMIT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
+    {"fixed-time", required_argument, NULL, OPT_FIXED_TIME},
     {NULL, 0, NULL, 0},
 };
 
@@ -145,6 +148,10 @@ static int number_flag(cli *c, int code, const char *arg)
 		return 0;
 	case OPT_CONN_LIMIT:
 		c->opt.connection_limit = (unsigned)v;
+		return 0;
+	case OPT_FIXED_TIME:
+		/* tests: replay requests signed at a known time (SigV4 vectors) */
+		bh_set_wall_time((int64_t)v);
 		return 0;
 	case OPT_DRIP_BYTES:
 		json_object_set_new(c->faults, "drip_bytes", json_integer(v));

@@ -400,8 +400,8 @@ int emu_aggregate_answer(emu_ctx *c, emu_answer *out)
 /* ---- anything else ---------------------------------------------------- */
 
 static const char *const generic_lines[] = {
-    "It can solve the arithmetic benchmark and simple calculations; for other questions it "
-    "only shows that the request went through.",
+    ("It can solve the arithmetic benchmark and simple calculations; for other questions it "
+     "only shows that the request went through."),
     "Its answers are deterministic for a seed and a request, so tests can rely on them.",
     "Point bhive at Amazon Bedrock to get a real model's answer to this question.",
     "The text, token counts and latency are produced locally; no real model was called.",

@@ -402,6 +402,30 @@ static void test_connection_refused(void **state)
 	bhive_client_free(c);
 }
 
+/* TLS is verified and its failures are network errors naming the host:
+ * here the server does not speak TLS at all. */
+static void test_tls_failure(void **state)
+{
+	bh_stub_server *s = bh_stub_start();
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", bh_stub_port(s));
+	bhive_client_options o;
+	bhive_client_options_init(&o);
+	o.region = "us-west-2";
+	o.endpoint_url = url;
+	o.bearer_token = CANARY_BEARER;
+	o.max_attempts = 1;
+	bhive_client *c = bhive_client_new(&o, NULL);
+	assert_non_null(c);
+	bhive_error err;
+	assert_null(call(c, NULL, &err));
+	assert_int_equal(err.code, BHIVE_ERR_NETWORK);
+	assert_true(bh_starts_with(err.message, "request to \"127.0.0.1:"));
+	assert_null(strstr(err.message, "CANARY"));
+	bhive_client_free(c);
+	bh_stub_free(s);
+}
+
 static void test_read_timeout(void **state)
 {
 	bh_stub_server *s = bh_stub_start();
@@ -621,6 +645,30 @@ static void test_region(void **state)
 	bhive_client_free(NULL);
 }
 
+/* libuv's rule: when start fails, the callback is never called. */
+static void test_start_failures(void **state)
+{
+	bhive_client_options o;
+	bhive_client_options_init(&o);
+	o.region = "us-west-2";
+	o.endpoint_url = "http://127.0.0.1:9";
+	bhive_client *c = bhive_client_new(&o, NULL); /* no credentials anywhere */
+	assert_non_null(c);
+	tally t = {0};
+	json_t *req = request();
+	bhive_error err;
+	assert_int_equal(bhive_converse_start(c, NULL, req, count_cb, &t, &err), BHIVE_ERR_INVALID);
+	assert_int_equal(bhive_converse_start(c, MODEL, NULL, count_cb, &t, &err),
+	                 BHIVE_ERR_INVALID);
+	assert_int_equal(bhive_converse_start(c, MODEL, req, count_cb, &t, &err),
+	                 BHIVE_ERR_CREDENTIALS);
+	assert_int_equal(bhive_client_pending(c), 0);
+	assert_int_equal(bhive_client_run(c, 100), 0);
+	assert_int_equal(t.ok + t.failed, 0);
+	json_decref(req);
+	bhive_client_free(c);
+}
+
 /* ---- timers ---------------------------------------------------------------- */
 
 static void mark(void *ud)
@@ -729,12 +777,14 @@ int main(void)
 	    cmocka_unit_test(test_no_retry),
 	    cmocka_unit_test(test_quota_exhaustion),
 	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test(test_tls_failure),
 	    cmocka_unit_test(test_read_timeout),
 	    cmocka_unit_test(test_bad_bodies),
 	    cmocka_unit_test(test_huge_body),
 	    cmocka_unit_test(test_concurrent_100),
 	    cmocka_unit_test(test_custom_transport),
 	    cmocka_unit_test(test_region),
+	    cmocka_unit_test(test_start_failures),
 	    cmocka_unit_test(test_timers),
 	    cmocka_unit_test(test_run_nonblocking),
 	    cmocka_unit_test(test_canary),

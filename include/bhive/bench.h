@@ -312,7 +312,7 @@ json_t *bhive_grid_expand(const json_t *grid, bhive_error *err);
  * (highest accuracy, then lower mean cost, then lower mean wall time) or
  * null, and "pareto": indexes of the rows no other row beats on accuracy,
  * cost and latency at once. Budgets <= 0 are no limit. Rows stopped early
- * are never within budget.
+ * (figures of a prefix only) are never within budget nor on the front.
  */
 int bhive_optimise_select(json_t *report, double max_cost_usd, double max_seconds,
                           bhive_error *err);

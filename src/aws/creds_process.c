@@ -219,8 +219,8 @@ static int parse_output(const char *prog, const bh_buf *o, bh_credentials *out, 
 /* Runs the split command and collects its output. */
 static int run(bh_cred_chain *ch, char **argv, bh_buf *o, bhive_error *err)
 {
-	pid_t pid;
-	int fd;
+	pid_t pid = -1;
+	int fd = -1;
 	int rc = spawn(argv, &pid, &fd, err);
 	if (rc)
 		return rc;

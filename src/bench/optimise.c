@@ -220,8 +220,10 @@ static json_t *pareto_front(const json_t *rows)
 {
 	json_t *front = json_array();
 	for (size_t i = 0; i < json_array_size(rows); i++) {
-		figures fi = row_figures(json_array_get(rows, i));
-		int beaten = !fi.usable;
+		const json_t *row = json_array_get(rows, i);
+		figures fi = row_figures(row);
+		/* A configuration stopped early has figures of a prefix only. */
+		int beaten = !fi.usable || json_is_true(json_object_get(row, "stopped_early"));
 		for (size_t k = 0; !beaten && k < json_array_size(rows); k++) {
 			figures fk = row_figures(json_array_get(rows, k));
 			beaten = k != i && fk.usable && dominates(fk, fi);

@@ -309,7 +309,7 @@ static char *last_number(const char *text)
 
 static char *verdict(long long expected, const char *given, double *score)
 {
-	long long v;
+	long long v = 0;
 	int kind = parse_answer_number(given, &v);
 	if (kind == 1 && v == expected) {
 		if (score)
@@ -327,7 +327,7 @@ static char *verdict(long long expected, const char *given, double *score)
 char *bhive_verifier_arithmetic(void *ud, const char *question, const char *answer, double *score,
                                 bhive_error *err)
 {
-	long long expected;
+	long long expected = 0;
 	char shown[256];
 	BH_UNUSED(ud);
 	if (!question || find_expression(question, &expected, shown, sizeof(shown)) != 0) {
