@@ -317,6 +317,29 @@ static void bench_debate_cpu(bhive_client *c, int runs)
 	bhive_config_free(cfg);
 }
 
+/* The engine's own state per conversation: many added, one running. */
+static double bench_queued_heap(bhive_client *c, int n)
+{
+	bhive_hive *h = bhive_hive_new(c, NULL);
+	bhive_config *cfg = bhive_config_new();
+	bhive_config_add_model(cfg, MODEL);
+	bhive_config_set_reflections(cfg, 2);
+	json_t *req = question();
+	bhive_hive_set_max_running(h, 1);
+	size_t base = mallinfo2().uordblks;
+	for (int i = 0; i < n; i++)
+		bhive_hive_add(h, cfg, req, NULL, NULL);
+	double per = (double)(mallinfo2().uordblks - base) / n;
+	bhive_hive_perform(h, -1);
+	bhive_result *r;
+	while ((r = bhive_hive_next_done(h, NULL, NULL)) != NULL)
+		bhive_result_free(r);
+	json_decref(req);
+	bhive_config_free(cfg);
+	bhive_hive_free(h);
+	return per;
+}
+
 static int arg_int(int argc, char **argv, const char *name, int def)
 {
 	for (int i = 1; i + 1 < argc; i++)
@@ -353,6 +376,8 @@ int main(int argc, char **argv)
 	       "in flight = %.2f KiB per conversation (1 call each)\n  max RSS %ld KiB\n",
 	       (double)(heap.peak - heap.base) / 1024, inflight,
 	       (double)(heap.peak - heap.base) / 1024 / inflight, max_rss_kb());
+	printf("  engine state of a waiting conversation (config, request, slots): %.0f bytes\n",
+	       bench_queued_heap(c, 1000));
 	bhive_client_free(c);
 	stop_emulator();
 	return rc;

@@ -168,7 +168,15 @@ static int parse_and_validate(converse *c, const char *op)
  * per-request seed would break the calibrated reflection curves. */
 static uint64_t request_seed(const converse *c)
 {
-	return bh_hash64(c->model->id, strlen(c->model->id), c->s->opt.seed);
+	uint64_t seed = bh_hash64(c->model->id, strlen(c->model->id), c->s->opt.seed);
+	/* A repeated model id in a debate is another sample of that model. Real
+	 * models differ from sample to sample; deterministic simulated ones
+	 * need to be told which sample they are, and bhive says so in
+	 * requestMetadata (which real Bedrock keeps for invocation logs). */
+	const char *sample = bh_json_str(json_object_get(c->req, "requestMetadata"), "bhive_sample");
+	if (sample && strcmp(sample, "0") != 0)
+		seed = bh_hash64(sample, strlen(sample), seed);
+	return seed;
 }
 
 static int ask_reasoner(converse *c, answer *a)

@@ -18,7 +18,7 @@ bench_pid=
 cleanup() {
 	[ -n "$bench_pid" ] && kill -9 "$bench_pid" 2>/dev/null
 	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$work"; echo "$work"
+	if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -42,12 +42,10 @@ unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BHIVE_LOG_LEVEL
 samples=40
 store="$work/results.db"
 # 40 samples x 2 calls x 200 ms at 4 in flight: about 4 s in all.
-run_bench() {
-	"$BHIVE" bench --endpoint-url "$url" --arithmetic "medium:$samples" \
-		--model anthropic.claude-3-sonnet-20240229-v1:0 --reflections 1 --concurrency 4 \
-		--store "$store" --no-progress "$@"
-}
-stored() { sqlite3 "$store" 'SELECT count(*) FROM samples' 2>/dev/null || echo 0; }
+args=(bench --endpoint-url "$url" --arithmetic "medium:$samples"
+      --model anthropic.claude-3-sonnet-20240229-v1:0 --reflections 1 --concurrency 4
+      --store "$store" --no-progress)
+stored() { sqlite3 -cmd '.timeout 2000' "$store" 'SELECT count(*) FROM samples' 2>/dev/null || echo 0; }
 # The question of every recorded sample, from its trace.
 stored_prompts() {
 	sqlite3 "$store" "SELECT json_extract(trace, '\$.slots[0].history[0].content[0].text')
@@ -55,7 +53,8 @@ stored_prompts() {
 }
 
 # 1. Start, wait for a few finished samples, kill -9.
-run_bench >"$work/run1.out" 2>"$work/run1.err" &
+# (bhive itself in the background, not a subshell: kill -9 must hit it)
+"$BHIVE" "${args[@]}" >"$work/run1.out" 2>"$work/run1.err" &
 bench_pid=$!
 for _ in $(seq 200); do
 	[ "$(stored)" -ge 6 ] && break
@@ -63,6 +62,8 @@ for _ in $(seq 200); do
 done
 kill -9 "$bench_pid"
 wait "$bench_pid" 2>/dev/null
+# Calls of the killed run still parked in the emulator drain first.
+sleep 0.5
 bench_pid=
 first=$(stored)
 [ "$first" -ge 6 ] || fail "the first run recorded only $first samples before the kill"
@@ -72,7 +73,7 @@ expect_eq "$(wc -l <"$work/finished1.txt")" "$first" "prompts of the first run"
 
 # 2. The same command again, with the emulator's record cleared.
 curl -s -X DELETE "$url/_emulator/requests" >/dev/null
-run_bench --output json >"$work/run2.json" 2>"$work/run2.err"
+"$BHIVE" "${args[@]}" --output json >"$work/run2.json" 2>"$work/run2.err"
 expect_eq "$?" 0 "second run exit"
 curl -s "$url/_emulator/requests" >"$work/requests.json"
 jq -r '.[].body.messages[0].content[0].text' "$work/requests.json" | sort -u >"$work/sent2.txt"

@@ -5,18 +5,21 @@
  * Models are answered by an in-process transport with known tokens and
  * prices, so every cost, score and choice below is known exactly.
  */
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
+#include "bhive/bench.h"
+#include "util/util.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "bhive/bench.h"
-#include "util/util.h"
 
 /* ---- a transport with scripted models ---------------------------------- */
 
@@ -32,7 +35,7 @@ typedef struct fake_net {
 	fake_call calls[512];
 	int n;
 	int total;
-	json_t *sent;      /* {model: [prompt, ...]} every request in order */
+	json_t *sent; /* {model: [prompt, ...]} every request in order */
 } fake_net;
 
 static fake_net net;
@@ -40,28 +43,28 @@ static fake_net net;
 /* Per model: the answer, and a delay. */
 static const struct {
 	const char *model;
-	const char *even, *odd;  /* texts for prompts with "even" or not */
+	const char *even, *odd; /* texts for prompts with "even" or not */
 	int delay_ms;
 } scripted[] = {
-	/* an empty text is a 400 ValidationException */
-	{ "test.bad-v1%3A0", "<answer>41</answer>", "<answer>41</answer>", 0 },
-	{ "test.ok-v1%3A0", "<answer>42</answer>", "<answer>41</answer>", 0 },
-	{ "test.good-v1%3A0", "<answer>42</answer>", "<answer>42</answer>", 0 },
-	{ "test.pricey-v1%3A0", "<answer>42</answer>", "<answer>42</answer>", 5 },
-	{ "test.slow-v1%3A0", "<answer>42</answer>", "<answer>42</answer>", 40 },
-	{ "test.fail-v1%3A0", "<answer>42</answer>", "", 0 },
+    /* an empty text is a 400 ValidationException */
+    {"test.bad-v1%3A0", "<answer>41</answer>", "<answer>41</answer>", 0},
+    {"test.ok-v1%3A0", "<answer>42</answer>", "<answer>41</answer>", 0},
+    {"test.good-v1%3A0", "<answer>42</answer>", "<answer>42</answer>", 0},
+    {"test.pricey-v1%3A0", "<answer>42</answer>", "<answer>42</answer>", 5},
+    {"test.slow-v1%3A0", "<answer>42</answer>", "<answer>42</answer>", 40},
+    {"test.fail-v1%3A0", "<answer>42</answer>", "", 0},
 };
 
 /* Prices per 1,000 tokens; every call is 1000 in, 100 out. */
-#define PRICES                                                                       \
-	"{\"models\": {"                                                             \
-	"\"test.bad-v1:0\": {\"input\": 0.0001, \"output\": 0.0001},"                \
-	"\"test.ok-v1:0\": {\"input\": 0.0002, \"output\": 0.0002},"                 \
-	"\"test.good-v1:0\": {\"input\": 0.001, \"output\": 0.001},"                 \
-	"\"test.pricey-v1:0\": {\"input\": 0.1, \"output\": 0.1},"                   \
-	"\"test.slow-v1:0\": {\"input\": 0.0001, \"output\": 0.0001},"               \
+#define PRICES                                                                                     \
+	"{\"models\": {"                                                                           \
+	"\"test.bad-v1:0\": {\"input\": 0.0001, \"output\": 0.0001},"                              \
+	"\"test.ok-v1:0\": {\"input\": 0.0002, \"output\": 0.0002},"                               \
+	"\"test.good-v1:0\": {\"input\": 0.001, \"output\": 0.001},"                               \
+	"\"test.pricey-v1:0\": {\"input\": 0.1, \"output\": 0.1},"                                 \
+	"\"test.slow-v1:0\": {\"input\": 0.0001, \"output\": 0.0001},"                             \
 	"\"test.fail-v1:0\": {\"input\": 0.0001, \"output\": 0.0001}}}"
-#define COST(in_price) ((in_price) * 1.0 + (in_price) * 0.1)
+#define COST(in_price) ((in_price)*1.0 + (in_price)*0.1)
 
 static char *url_model(const char *url)
 {
@@ -74,8 +77,9 @@ static char *first_prompt(const char *body, size_t len)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *t = json_string_value(json_object_get(
-		json_array_get(json_object_get(json_array_get(json_object_get(j, "messages"), 0),
-		                               "content"), 0), "text"));
+	    json_array_get(
+	        json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content"), 0),
+	    "text"));
 	char *s = bh_strdup(t ? t : "");
 	json_decref(j);
 	return s;
@@ -113,21 +117,23 @@ static void answer(fake_call *c)
 {
 	int k = script_index(c->model);
 	char body[768];
-	const char *hdrs[] = { "Content-Type: application/json", NULL };
-	const char *text = k < 0 ? "?" : strstr(c->prompt, "even") ? scripted[k].even
-	                                                          : scripted[k].odd;
+	const char *hdrs[] = {"Content-Type: application/json", NULL};
+	const char *text = k < 0                       ? "?"
+	                   : strstr(c->prompt, "even") ? scripted[k].even
+	                                               : scripted[k].odd;
 	int status = k < 0 ? 404 : *text ? 200 : 400;
 	if (status == 200)
-		snprintf(body, sizeof(body),
-		         "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":"
-		         "\"%s\"}]}},\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":1000,"
-		         "\"outputTokens\":100,\"totalTokens\":1100},\"metrics\":{\"latencyMs\":%d}}",
-		         text, k >= 0 ? scripted[k].delay_ms + 10 : 10);
+		snprintf(
+		    body, sizeof(body),
+		    "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":"
+		    "\"%s\"}]}},\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":1000,"
+		    "\"outputTokens\":100,\"totalTokens\":1100},\"metrics\":{\"latencyMs\":%d}}",
+		    text, k >= 0 ? scripted[k].delay_ms + 10 : 10);
 	else
 		snprintf(body, sizeof(body), "{\"message\":\"The model refused the request.\"}");
-	const char *ehdrs[] = { "Content-Type: application/json",
-		                "x-amzn-ErrorType: ValidationException", NULL };
-	bhive_http_response resp = { status, status == 200 ? hdrs : ehdrs, body, strlen(body) };
+	const char *ehdrs[] = {"Content-Type: application/json",
+	                       "x-amzn-ErrorType: ValidationException", NULL};
+	bhive_http_response resp = {status, status == 200 ? hdrs : ehdrs, body, strlen(body)};
 	c->done(c->ud, &resp, NULL);
 }
 
@@ -172,7 +178,7 @@ static void fake_destroy(void *ud)
 static bhive_client *fake_client(void)
 {
 	bhive_client_options o;
-	bhive_transport t = { &net, fake_send, fake_poll, fake_destroy };
+	bhive_transport t = {&net, fake_send, fake_poll, fake_destroy};
 	bhive_error err;
 	bhive_client_options_init(&o);
 	o.region = "us-east-1";
@@ -200,8 +206,8 @@ static int setup(void **state)
 	bhive_error err;
 	prices = bhive_prices_new(&err);
 	return prices && bhive_prices_load_string(prices, PRICES, strlen(PRICES), "test", &err) == 0
-	               ? 0
-	               : -1;
+	           ? 0
+	           : -1;
 }
 
 static int teardown(void **state)
@@ -269,7 +275,7 @@ static int add_job(bhive_runner *r, const char *model, int refl, const bhive_dat
 {
 	bhive_config *cfg = model_config(model, refl);
 	bhive_error err;
-	bhive_job_spec spec = { .name = model, .config = cfg, .dataset = ds, .evaluator = ev };
+	bhive_job_spec spec = {.name = model, .config = cfg, .dataset = ds, .evaluator = ev};
 	int i = bhive_runner_add(r, &spec, &err);
 	if (i < 0)
 		fail_msg("add: %s", err.message);
@@ -403,8 +409,8 @@ static void test_budget_and_best(void **state)
 	bhive_runner *r = bhive_runner_new(cl, st, "test source", &err);
 	bhive_runner_set_concurrency(r, 2);
 	bhive_runner_set_budget(r, 0.01, 0, 3);
-	static const char *const models[] = { "test.bad-v1:0", "test.ok-v1:0", "test.good-v1:0",
-		                              "test.pricey-v1:0" };
+	static const char *const models[] = {"test.bad-v1:0", "test.ok-v1:0", "test.good-v1:0",
+	                                     "test.pricey-v1:0"};
 	for (size_t i = 0; i < BH_ARRAY_LEN(models); i++)
 		add_job(r, models[i], 0, ds, ev);
 	assert_int_equal(bhive_runner_run(r, &err), 0);
@@ -415,8 +421,8 @@ static void test_budget_and_best(void **state)
 	const json_t *pricey = row_named(rep, "test.pricey-v1:0");
 	assert_true(json_is_true(json_object_get(pricey, "stopped_early")));
 	assert_non_null(strstr(bh_json_str(pricey, "stop_reason"), "over the budget"));
-	assert_false(json_is_true(json_object_get(row_named(rep, "test.good-v1:0"),
-	                                          "stopped_early")));
+	assert_false(
+	    json_is_true(json_object_get(row_named(rep, "test.good-v1:0"), "stopped_early")));
 	assert_int_equal(bhive_optimise_select(rep, 0.01, 0, &err), 0);
 	assert_int_equal(bh_json_int(rep, "best", -1), 2);
 	assert_false(json_is_true(json_object_get(pricey, "within_budget")));
@@ -455,7 +461,8 @@ static void test_time_budget(void **state)
 	assert_int_equal(bhive_runner_run(r, &err), 0);
 	assert_true(sent_to("test.slow-v1%3A0") < 10);
 	json_t *rep = bhive_runner_report(r, &err);
-	assert_true(json_is_true(json_object_get(row_named(rep, "test.slow-v1:0"), "stopped_early")));
+	assert_true(
+	    json_is_true(json_object_get(row_named(rep, "test.slow-v1:0"), "stopped_early")));
 	assert_int_equal(bh_json_int(row_named(rep, "test.good-v1:0"), "samples", 0), 20);
 	json_decref(rep);
 	bhive_client_free(cl);
@@ -508,9 +515,11 @@ static void test_unscored_and_failed(void **state)
 static void test_grid(void **state)
 {
 	bhive_error err;
-	json_t *g = json_loads("{\"models\": [\"a\", [\"a\", \"b\"]], \"reflections\": [0, 2],"
-	                       " \"aggregators\": [null, \"c\"], \"verifiers\": [null, \"arithmetic\"],"
-	                       " \"base\": {\"early_stop\": 1}}", 0, NULL);
+	json_t *g =
+	    json_loads("{\"models\": [\"a\", [\"a\", \"b\"]], \"reflections\": [0, 2],"
+	               " \"aggregators\": [null, \"c\"], \"verifiers\": [null, \"arithmetic\"],"
+	               " \"base\": {\"early_stop\": 1}}",
+	               0, NULL);
 	json_t *pts = bhive_grid_expand(g, &err);
 	assert_non_null(pts);
 	assert_int_equal(json_array_size(pts), 4 + 8);
@@ -526,9 +535,12 @@ static void test_grid(void **state)
 	json_decref(pts);
 	json_decref(g);
 	static const char *const bad[] = {
-		"{\"models\": []}", "{\"models\": [\"a\"], \"reflections\": [-1]}",
-		"{\"models\": [\"a\"], \"reflection\": [1]}", "{\"models\": [[1]]}", "[1]",
-		"{\"models\": [\"a\"], \"verifiers\": []}",
+	    "{\"models\": []}",
+	    "{\"models\": [\"a\"], \"reflections\": [-1]}",
+	    "{\"models\": [\"a\"], \"reflection\": [1]}",
+	    "{\"models\": [[1]]}",
+	    "[1]",
+	    "{\"models\": [\"a\"], \"verifiers\": []}",
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(bad); i++) {
 		g = json_loads(bad[i], 0, NULL);
@@ -546,25 +558,30 @@ static void test_select_order(void **state)
 		double max_cost, max_secs;
 		int best;
 	} cases[] = {
-		{ "[{\"accuracy\":0.9,\"mean_cost_usd\":2,\"mean_wall_ms\":10,\"samples\":5},"
-		  "{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":50,\"samples\":5}]", 0, 0, 1 },
-		{ "[{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
-		  "{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":50,\"samples\":5}]", 0, 0, 0 },
-		{ "[{\"accuracy\":0.5,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
-		  "{\"accuracy\":0.9,\"mean_cost_usd\":3,\"mean_wall_ms\":50,\"samples\":5}]", 2, 0, 0 },
-		{ "[{\"accuracy\":0.5,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
-		  "{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":5000,\"samples\":5}]", 0, 1, 0 },
-		{ "[{\"accuracy\":0.5,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
-		  "{\"accuracy\":1.0,\"mean_cost_usd\":0.1,\"mean_wall_ms\":1,\"samples\":5,"
-		  "\"stopped_early\":true}]", 0, 0, 0 },
-		{ "[{\"accuracy\":null,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5}]", 0, 0,
-		  -1 },
+	    {"[{\"accuracy\":0.9,\"mean_cost_usd\":2,\"mean_wall_ms\":10,\"samples\":5},"
+	     "{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":50,\"samples\":5}]",
+	     0, 0, 1},
+	    {"[{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
+	     "{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":50,\"samples\":5}]",
+	     0, 0, 0},
+	    {"[{\"accuracy\":0.5,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
+	     "{\"accuracy\":0.9,\"mean_cost_usd\":3,\"mean_wall_ms\":50,\"samples\":5}]",
+	     2, 0, 0},
+	    {"[{\"accuracy\":0.5,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
+	     "{\"accuracy\":0.9,\"mean_cost_usd\":1,\"mean_wall_ms\":5000,\"samples\":5}]",
+	     0, 1, 0},
+	    {"[{\"accuracy\":0.5,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5},"
+	     "{\"accuracy\":1.0,\"mean_cost_usd\":0.1,\"mean_wall_ms\":1,\"samples\":5,"
+	     "\"stopped_early\":true}]",
+	     0, 0, 0},
+	    {"[{\"accuracy\":null,\"mean_cost_usd\":1,\"mean_wall_ms\":10,\"samples\":5}]", 0, 0,
+	     -1},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		json_t *rep = json_pack("{s:s, s:o}", "source", "x", "rows",
 		                        json_loads(cases[i].rows, 0, NULL));
-		assert_int_equal(bhive_optimise_select(rep, cases[i].max_cost, cases[i].max_secs, NULL),
-		                 0);
+		assert_int_equal(
+		    bhive_optimise_select(rep, cases[i].max_cost, cases[i].max_secs, NULL), 0);
 		assert_int_equal(bh_json_int(rep, "best", -1), cases[i].best);
 		json_decref(rep);
 	}
@@ -583,15 +600,18 @@ static char *write_to_string(int (*fn)(FILE *, const json_t *), const json_t *re
 /* CSV: header, quoting, the source on every row, label columns; the table names its source. */
 static void test_report_writers(void **state)
 {
-	json_t *rep = json_loads(
-		"{\"source\": \"simulated models (bhive-emulator)\", \"rows\": [{\"name\": \"easy, r=1\","
-		" \"models\": [\"a\", \"b\"], \"reflections\": 1, \"difficulty\": \"easy\","
-		" \"samples\": 3, \"total\": 4, \"accuracy\": 0.5, \"mean_cost_usd\": 0.25,"
-		" \"mean_wall_ms\": 1500, \"stopped_early\": false}]}", 0, NULL);
+	json_t *rep =
+	    json_loads("{\"source\": \"simulated models (bhive-emulator)\", \"rows\": [{\"name\": "
+	               "\"easy, r=1\","
+	               " \"models\": [\"a\", \"b\"], \"reflections\": 1, \"difficulty\": \"easy\","
+	               " \"samples\": 3, \"total\": 4, \"accuracy\": 0.5, \"mean_cost_usd\": 0.25,"
+	               " \"mean_wall_ms\": 1500, \"stopped_early\": false}]}",
+	               0, NULL);
 	char *csv = write_to_string(bhive_report_write_csv, rep);
 	assert_true(bh_starts_with(csv, "name,source,dataset,evaluator,models,reflections,"));
 	assert_non_null(strstr(csv, ",difficulty\r\n"));
-	assert_non_null(strstr(csv, "\r\n\"easy, r=1\",simulated models (bhive-emulator),,,a+b,1,"));
+	assert_non_null(
+	    strstr(csv, "\r\n\"easy, r=1\",simulated models (bhive-emulator),,,a+b,1,"));
 	assert_non_null(strstr(csv, ",0.5,0.25,"));
 	assert_true(bh_ends_with(csv, ",easy\r\n"));
 	free(csv);
@@ -629,15 +649,15 @@ static void test_source(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_run_figures, reset_net, free_net),
-		cmocka_unit_test_setup_teardown(test_resume, reset_net, free_net),
-		cmocka_unit_test_setup_teardown(test_budget_and_best, reset_net, free_net),
-		cmocka_unit_test_setup_teardown(test_time_budget, reset_net, free_net),
-		cmocka_unit_test_setup_teardown(test_unscored_and_failed, reset_net, free_net),
-		cmocka_unit_test(test_grid),
-		cmocka_unit_test(test_select_order),
-		cmocka_unit_test(test_report_writers),
-		cmocka_unit_test(test_source),
+	    cmocka_unit_test_setup_teardown(test_run_figures, reset_net, free_net),
+	    cmocka_unit_test_setup_teardown(test_resume, reset_net, free_net),
+	    cmocka_unit_test_setup_teardown(test_budget_and_best, reset_net, free_net),
+	    cmocka_unit_test_setup_teardown(test_time_budget, reset_net, free_net),
+	    cmocka_unit_test_setup_teardown(test_unscored_and_failed, reset_net, free_net),
+	    cmocka_unit_test(test_grid),
+	    cmocka_unit_test(test_select_order),
+	    cmocka_unit_test(test_report_writers),
+	    cmocka_unit_test(test_source),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

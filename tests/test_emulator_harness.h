@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,8 @@ static inline bool emu_proc_start(emu_proc *p, const char *const *extra)
 	fflush(NULL);
 	p->pid = fork();
 	if (p->pid == 0) {
+		/* a test that fails before stopping it leaves no orphan behind */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include "bhive.h"
 #include "util/util.h"
@@ -46,11 +48,15 @@ static void emu_start(emu *e, const char *config)
 	assert_int_equal(write(fd, config, strlen(config)), (ssize_t)strlen(config));
 	close(fd);
 	int out[2];
+	int devnull = open("/dev/null", O_WRONLY);
 	assert_int_equal(pipe(out), 0);
 	e->pid = fork();
 	assert_true(e->pid >= 0);
 	if (e->pid == 0) {
+		/* A failed assertion must not leave the emulator running. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(out[1], 1);
+		dup2(devnull, 2);
 		close(out[0]);
 		close(out[1]);
 		execl(BHIVE_EMULATOR_BIN, BHIVE_EMULATOR_BIN, "--port", "0", "--config", e->config,
@@ -58,6 +64,7 @@ static void emu_start(emu *e, const char *config)
 		_exit(127);
 	}
 	close(out[1]);
+	close(devnull);
 	FILE *f = fdopen(out[0], "r");
 	char line[256] = "";
 	assert_non_null(fgets(line, sizeof(line), f));
@@ -676,7 +683,8 @@ static void test_best_of_n(void **state)
 	              "\"test.b-v1:0\": {\"kind\": \"scripted\", \"script\": {\"replies\": ["
 	              "{\"text\": \"<answer>4</answer>\", \"reasoning\": \"two and two\"}]}},"
 	              SCRIPTED("test.c-v1:0", REPLY("<answer>5</answer>")) ","
-	              SCRIPTED("test.x-v1:0", REPLY("explode") "," REPLY("explode")) "}}");
+	              SCRIPTED("test.x-v1:0", REPLY("explode") "," REPLY("explode") ","
+	                                     REPLY("explode")) "}}");
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.a-v1:0");

@@ -196,11 +196,11 @@ static const char *const *header_list(bh_headers *h)
 	return h->list;
 }
 
-static int sign(bh_call *c, bh_headers *h, int64_t now, bhive_error *err)
+static int sign(bh_call *c, bh_headers *h, bhive_error *err)
 {
 	bhive_client *cl = c->cl;
-	/* The signer adds x-amz-date and x-amz-security-token itself, from
-	 * the same time and token as the headers sent. */
+	/* The signer adds x-amz-date and x-amz-security-token itself; the
+	 * headers sent then carry the same date and token. */
 	bh_sigv4_header sh[2] = {
 	    {"host", cl->host},
 	    {"content-type", "application/json"},
@@ -217,10 +217,12 @@ static int sign(bh_call *c, bh_headers *h, int64_t now, bhive_error *err)
 	                     .session_token = cl->creds.session_token,
 	                     .region = cl->region,
 	                     .service = "bedrock",
-	                     .time = now,
+	                     .time = bh_wall_time(),
 	                     .double_encode_path = true,
 	                     .normalize_path = true};
 	int rc = bh_sigv4_sign(&req, &p, &cl->sig, err);
+	if (rc == 0)
+		rc = header_add(h, "X-Amz-Date: ", cl->sig.amz_date);
 	if (rc == 0 && cl->creds.session_token && *cl->creds.session_token)
 		rc = header_add(h, "X-Amz-Security-Token: ", cl->creds.session_token);
 	if (rc == 0)
@@ -231,20 +233,16 @@ static int sign(bh_call *c, bh_headers *h, int64_t now, bhive_error *err)
 static int build_headers(bh_call *c, bh_headers *h, bhive_error *err)
 {
 	bhive_client *cl = c->cl;
-	int64_t now = bh_wall_time();
-	char date[17];
-	bh_amz_date(now, date);
 	int rc = header_add(h, "Host: ", cl->host);
 	rc = rc ? rc : header_add(h, "Content-Type: ", "application/json");
 	rc = rc ? rc : header_add(h, "Accept: ", "application/json");
 	rc = rc ? rc : header_add(h, BH_USER_AGENT, "");
-	rc = rc ? rc : header_add(h, "X-Amz-Date: ", date);
 	if (rc)
 		return bh_error_set(err, rc, "out of memory building request headers");
 	if (cl->bearer)
 		rc = header_add(h, "Authorization: Bearer ", cl->bearer);
 	else if ((rc = current_creds(cl, err)) == 0)
-		rc = sign(c, h, now, err);
+		rc = sign(c, h, err);
 	if (rc)
 		return bh_error_set(err, rc, "cannot sign a request to model \"%s\"", c->model_id);
 	return 0;

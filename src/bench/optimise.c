@@ -7,14 +7,14 @@
  * over-budget one stopped early on a prefix of the data); here is only
  * what to run and how to judge it.
  */
-#include <string.h>
 #include "bhive/bench.h"
 #include "util/util.h"
+#include <string.h>
 
 /* ---- grid expansion ---------------------------------------------------- */
 
 typedef struct grid_axes {
-	json_t *models;       /* array of arrays of ids */
+	json_t *models; /* array of arrays of ids */
 	const json_t *reflections, *aggregators, *verifiers, *augment, *base;
 } grid_axes;
 
@@ -41,8 +41,9 @@ static json_t *model_sets(const json_t *models, bhive_error *err)
 		if (!ok) {
 			json_decref(set);
 			json_decref(out);
-			bh_error_set(err, BHIVE_ERR_INVALID,
-			             "grid \"models\" entry %zu must be a model id or a list of ids", i + 1);
+			bh_error_set(
+			    err, BHIVE_ERR_INVALID,
+			    "grid \"models\" entry %zu must be a model id or a list of ids", i + 1);
 			return NULL;
 		}
 		json_array_append_new(out, set);
@@ -57,18 +58,21 @@ static json_t *model_sets(const json_t *models, bhive_error *err)
 
 static int check_grid_keys(const json_t *grid, bhive_error *err)
 {
-	static const char *const known[] = { "models", "reflections", "aggregators", "verifiers",
-		                             "augment", "base" };
+	static const char *const known[] = {"models",    "reflections", "aggregators",
+	                                    "verifiers", "augment",     "base"};
 	const char *key;
 	json_t *v;
-	json_object_foreach((json_t *)grid, key, v) {
+	json_object_foreach((json_t *)grid, key, v)
+	{
 		int ok = 0;
 		for (size_t i = 0; i < BH_ARRAY_LEN(known); i++)
 			ok |= strcmp(key, known[i]) == 0;
 		if (!ok)
-			return bh_error_set(err, BHIVE_ERR_INVALID,
-			                    "unknown grid member \"%s\" (models, reflections, aggregators, "
-			                    "verifiers, augment, base)", key);
+			return bh_error_set(
+			    err, BHIVE_ERR_INVALID,
+			    "unknown grid member \"%s\" (models, reflections, aggregators, "
+			    "verifiers, augment, base)",
+			    key);
 	}
 	return 0;
 }
@@ -92,8 +96,8 @@ static char *config_name(const json_t *set, json_int_t k, const char *agg, const
 }
 
 /* One grid point, or NULL (skipped) when the combination adds nothing. */
-static json_t *grid_point(const grid_axes *g, const json_t *set, const json_t *k,
-                          const json_t *agg, const json_t *ver, const json_t *aug)
+static json_t *grid_point(const grid_axes *g, const json_t *set, const json_t *k, const json_t *agg,
+                          const json_t *ver, const json_t *aug)
 {
 	size_t nm = json_array_size(set);
 	const char *aug_s = json_string_value(aug);
@@ -123,8 +127,7 @@ static int check_axes(const grid_axes *g, bhive_error *err)
 			                    "grid \"reflections\" must hold whole numbers >= 0");
 	}
 	if (!g->reflections || !g->aggregators || !g->verifiers || !g->augment)
-		return bh_error_set(err, BHIVE_ERR_INVALID,
-		                    "grid members must be non-empty lists");
+		return bh_error_set(err, BHIVE_ERR_INVALID, "grid members must be non-empty lists");
 	if (g->base && !json_is_object(g->base))
 		return bh_error_set(err, BHIVE_ERR_INVALID, "grid \"base\" must be an object");
 	return 0;
@@ -134,11 +137,10 @@ static void expand(const grid_axes *g, json_t *out)
 {
 	size_t a, b, c, d, e;
 	json_t *set, *k, *agg, *ver, *aug;
-	json_array_foreach(g->models, a, set)
-	json_array_foreach(g->reflections, b, k)
-	json_array_foreach(g->aggregators, c, agg)
-	json_array_foreach(g->verifiers, d, ver)
-	json_array_foreach(g->augment, e, aug) {
+	json_array_foreach(g->models, a, set) json_array_foreach(g->reflections, b, k)
+	    json_array_foreach(g->aggregators, c, agg) json_array_foreach(g->verifiers, d, ver)
+	        json_array_foreach(g->augment, e, aug)
+	{
 		json_t *p = grid_point(g, set, k, agg, ver, aug);
 		if (p)
 			json_array_append_new(out, p);
@@ -154,7 +156,7 @@ json_t *bhive_grid_expand(const json_t *grid, bhive_error *err)
 	}
 	if (check_grid_keys(grid, err))
 		return NULL;
-	grid_axes g = { .base = json_object_get(grid, "base") };
+	grid_axes g = {.base = json_object_get(grid, "base")};
 	json_t *refl = axis(grid, "reflections", json_pack("[i]", 0));
 	json_t *aggs = axis(grid, "aggregators", json_pack("[n]"));
 	json_t *vers = axis(grid, "verifiers", json_pack("[n]"));
@@ -178,12 +180,12 @@ json_t *bhive_grid_expand(const json_t *grid, bhive_error *err)
 
 typedef struct figures {
 	double acc, cost, secs;
-	int usable;           /* finished samples with a score */
+	int usable; /* finished samples with a score */
 } figures;
 
 static figures row_figures(const json_t *row)
 {
-	figures f = { 0 };
+	figures f = {0};
 	const json_t *acc = json_object_get(row, "accuracy");
 	f.usable = json_is_number(acc) && bh_json_int(row, "samples", 0) > 0;
 	f.acc = f.usable ? json_number_value(acc) : 0;
@@ -234,8 +236,7 @@ static json_t *pareto_front(const json_t *rows)
 	return front;
 }
 
-int bhive_optimise_select(json_t *report, double max_cost_usd, double max_seconds,
-                          bhive_error *err)
+int bhive_optimise_select(json_t *report, double max_cost_usd, double max_seconds, bhive_error *err)
 {
 	bhive_error_clear(err);
 	json_t *rows = json_object_get(report, "rows");

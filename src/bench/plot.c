@@ -7,6 +7,8 @@
  * files of a private temporary directory; nothing is drawn here. Each
  * chart's title carries the source of its figures.
  */
+#include "bhive/bench.h"
+#include "util/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -15,16 +17,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "bhive/bench.h"
-#include "util/util.h"
 
 typedef struct plot_ctx {
-	char tmp[64];            /* private directory of data files */
-	const char *dir;         /* output directory */
+	char tmp[64];    /* private directory of data files */
+	const char *dir; /* output directory */
 	const char *source;
 	bh_buf script;
 	json_t *written;
-	int nfiles;              /* data files made, for unique names */
+	int nfiles; /* data files made, for unique names */
 } plot_ctx;
 
 /* A label safe inside a gnuplot double-quoted string. */
@@ -34,8 +34,8 @@ static void plot_label(const char *s, char *out, size_t n)
 	for (; s && *s && j + 1 < n; s++)
 		out[j++] = (*s == '"' || *s == '\\' || *s == '\n' || *s == '@' || *s == '_' ||
 		            *s == '^' || *s == '{' || *s == '}')
-		                   ? (*s == '_' ? '-' : ' ')
-		                   : *s;
+		               ? (*s == '_' ? '-' : ' ')
+		               : *s;
 	out[j] = '\0';
 }
 
@@ -122,7 +122,8 @@ static void reference_plots(plot_ctx *pc, const json_t *reference, bh_buf *plots
 	json_t *pts;
 	char path[128], label[128], name[160];
 	plot_label(bh_json_str(reference, "label"), label, sizeof(label));
-	json_object_foreach(json_object_get(reference, "series"), key, pts) {
+	json_object_foreach(json_object_get(reference, "series"), key, pts)
+	{
 		FILE *f = data_file(pc, path, sizeof(path));
 		if (!f)
 			return;
@@ -133,7 +134,8 @@ static void reference_plots(plot_ctx *pc, const json_t *reference, bh_buf *plots
 		}
 		fclose(f);
 		plot_label(key, name, sizeof(name));
-		bh_buf_printf(plots, "%s'%s' using 1:2 with linespoints dt 2 lw 1.5 title \"%s (%s)\"",
+		bh_buf_printf(plots,
+		              "%s'%s' using 1:2 with linespoints dt 2 lw 1.5 title \"%s (%s)\"",
 		              plots->len ? ", " : "", path, name, label);
 	}
 }
@@ -157,9 +159,11 @@ static int plot_accuracy(plot_ctx *pc, const json_t *rows, const json_t *referen
 		reference_plots(pc, reference, &plots);
 	if (any) {
 		script_output(pc, "accuracy.png", "Accuracy against rounds of reflection");
-		bh_buf_printf(&pc->script, "set xlabel 'rounds of reflection'\nset ylabel 'accuracy "
-		                           "(%%)'\nset yrange [0:105]\nset xrange [-0.2:*]\n"
-		                           "plot %s\n", plots.data);
+		bh_buf_printf(&pc->script,
+		              "set xlabel 'rounds of reflection'\nset ylabel 'accuracy "
+		              "(%%)'\nset yrange [0:105]\nset xrange [-0.2:*]\n"
+		              "plot %s\n",
+		              plots.data);
 	}
 	bh_buf_release(&plots);
 	json_decref(groups);
@@ -194,7 +198,8 @@ static int plot_tradeoff(plot_ctx *pc, const json_t *rows)
 	              "set palette defined (0 '#d7191c', 50 '#fdae61', 75 '#a6d96a', 100 "
 	              "'#1a9641')\nset offsets graph 0.05, graph 0.15, graph 0.08, graph 0.05\n"
 	              "plot '%s' using 1:2:4:3 with points pt 7 ps variable lc palette notitle, "
-	              "'' using 1:2:5 with labels offset 0,1.2 font ',8' notitle\n", path);
+	              "'' using 1:2:5 with labels offset 0,1.2 font ',8' notitle\n",
+	              path);
 	return 1;
 }
 
@@ -208,9 +213,12 @@ static size_t sorted_by_cost(const json_t *rows, size_t *idx)
 			idx[n++] = i;
 	for (size_t a = 1; a < n; a++)
 		for (size_t b = a; b > 0; b--) {
-			const json_t *x = json_array_get(rows, idx[b - 1]), *y = json_array_get(rows, idx[b]);
-			double cx = bh_json_num(x, "mean_cost_usd", 0), cy = bh_json_num(y, "mean_cost_usd", 0);
-			if (cx < cy || (cx == cy && bh_json_num(x, "accuracy", 0) >= bh_json_num(y, "accuracy", 0)))
+			const json_t *x = json_array_get(rows, idx[b - 1]),
+			             *y = json_array_get(rows, idx[b]);
+			double cx = bh_json_num(x, "mean_cost_usd", 0),
+			       cy = bh_json_num(y, "mean_cost_usd", 0);
+			if (cx < cy || (cx == cy && bh_json_num(x, "accuracy", 0) >=
+			                                bh_json_num(y, "accuracy", 0)))
 				break;
 			size_t t = idx[b - 1];
 			idx[b - 1] = idx[b];
@@ -230,7 +238,8 @@ static int plot_pareto(plot_ctx *pc, const json_t *rows)
 	double best = -1;
 	for (size_t k = 0; ff && k < n; k++) {
 		const json_t *row = json_array_get(rows, idx[k]);
-		double acc = 100.0 * bh_json_num(row, "accuracy", 0), cost = bh_json_num(row, "mean_cost_usd", 0);
+		double acc = 100.0 * bh_json_num(row, "accuracy", 0),
+		       cost = bh_json_num(row, "mean_cost_usd", 0);
 		plot_label(bh_json_str(row, "name"), label, sizeof(label));
 		fprintf(fa, "%.9f %.4f\n", cost, acc);
 		if (acc > best) {
@@ -252,7 +261,8 @@ static int plot_pareto(plot_ctx *pc, const json_t *rows)
 	              "plot '%s' using 1:2 with points pt 6 ps 1.5 lc rgb '#999999' title "
 	              "'configuration', '%s' using 1:2 with linespoints pt 7 ps 1.8 lw 2 lc rgb "
 	              "'#1a9641' title 'Pareto front', '' using 1:2:3 with labels offset 0,1.2 "
-	              "font ',8' notitle\n", all, front);
+	              "font ',8' notitle\n",
+	              all, front);
 	return 1;
 }
 
@@ -275,9 +285,10 @@ static int run_gnuplot(plot_ctx *pc, const char *script, bhive_error *err)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return bh_error_set(err, BHIVE_ERR_IO,
-		                    "gnuplot is not installed (Debian: apt-get install gnuplot-nox); "
-		                    "no plots were written");
+		return bh_error_set(
+		    err, BHIVE_ERR_IO,
+		    "gnuplot is not installed (Debian: apt-get install gnuplot-nox); "
+		    "no plots were written");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char *text = bh_read_file(errpath, 4096, NULL, NULL);
 		bh_error_set(err, BHIVE_ERR_IO, "gnuplot failed: %s", text ? bh_trim(text) : "");
@@ -314,7 +325,8 @@ static int write_script(plot_ctx *pc, char *path, size_t n, bhive_error *err)
 	snprintf(path, n, "%s/plot.gp", pc->tmp);
 	FILE *f = fopen(path, "w");
 	if (!f)
-		return bh_error_set(err, BHIVE_ERR_IO, "cannot write \"%s\": %s", path, strerror(errno));
+		return bh_error_set(err, BHIVE_ERR_IO, "cannot write \"%s\": %s", path,
+		                    strerror(errno));
 	fputs(pc->script.data ? pc->script.data : "", f);
 	return fclose(f) ? bh_error_set(err, BHIVE_ERR_IO, "cannot write \"%s\"", path) : 0;
 }
@@ -324,7 +336,8 @@ static int draw_all(plot_ctx *pc, const json_t *rows, const json_t *reference, b
 	char script[96];
 	if (plot_accuracy(pc, rows, reference) < 0 || plot_tradeoff(pc, rows) < 0 ||
 	    plot_pareto(pc, rows) < 0)
-		return bh_error_set(err, BHIVE_ERR_IO, "cannot write plot data under \"%s\"", pc->tmp);
+		return bh_error_set(err, BHIVE_ERR_IO, "cannot write plot data under \"%s\"",
+		                    pc->tmp);
 	if (json_array_size(pc->written) == 0)
 		return bh_error_set(err, BHIVE_ERR_INVALID, "nothing to plot: no finished samples");
 	if (write_script(pc, script, sizeof(script), err))
@@ -338,7 +351,7 @@ int bhive_report_plot(const json_t *report, const json_t *reference, const char 
 	bhive_error_clear(err);
 	if (written)
 		*written = NULL;
-	plot_ctx pc = { .dir = dir, .source = bh_json_str(report, "source") };
+	plot_ctx pc = {.dir = dir, .source = bh_json_str(report, "source")};
 	if (!pc.source)
 		pc.source = "unknown source";
 	if (make_dir(dir, err))

@@ -4,9 +4,9 @@
  * JSON. Every form names the source of its figures: simulated models must
  * never pass for Amazon Bedrock.
  */
+#include "bench/runner_int.h"
 #include <curl/curl.h>
 #include <string.h>
-#include "bench/runner_int.h"
 
 /* ---- where figures come from ------------------------------------------- */
 
@@ -84,10 +84,10 @@ static void copy_member(json_t *row, const json_t *from, const char *key, const 
 /* The config's shape, labels and counts; figures are added from the store. */
 static json_t *row_base(const bhive_runner *r, const bh_job *j)
 {
-	json_t *row = json_pack("{s:s, s:I, s:s, s:s, s:s}", "name", j->name, "run",
-	                        (json_int_t)j->run, "source", r->source, "dataset",
-	                        bhive_dataset_name(j->ds), "evaluator",
-	                        j->ev ? bhive_evaluator_spec(j->ev) : "none");
+	json_t *row =
+	    json_pack("{s:s, s:I, s:s, s:s, s:s}", "name", j->name, "run", (json_int_t)j->run,
+	              "source", r->source, "dataset", bhive_dataset_name(j->ds), "evaluator",
+	              j->ev ? bhive_evaluator_spec(j->ev) : "none");
 	if (!row)
 		return NULL;
 	copy_member(row, j->config_json, "models", "models");
@@ -125,10 +125,10 @@ static json_t *job_row(bhive_runner *r, const bh_job *j, bhive_error *err)
 	set_real(row, "mean_input_tokens", s.mean_input_tokens);
 	set_real(row, "mean_output_tokens", s.mean_output_tokens);
 	json_object_set_new(row, "stopped_early", json_boolean(j->stopped));
-	json_object_set_new(row, "stop_reason", j->stopped ? json_string(j->stop_reason)
-	                                                    : json_null());
-	json_object_set_new(row, "first_error", j->first_error[0] ? json_string(j->first_error)
-	                                                           : json_null());
+	json_object_set_new(row, "stop_reason",
+	                    j->stopped ? json_string(j->stop_reason) : json_null());
+	json_object_set_new(row, "first_error",
+	                    j->first_error[0] ? json_string(j->first_error) : json_null());
 	return row;
 }
 
@@ -254,37 +254,58 @@ static void csv_value(FILE *out, const json_t *v)
 	} else if (json_is_array(v)) {
 		bh_buf b;
 		bh_buf_init(&b, 0);
-		for (size_t i = 0; i < json_array_size(v); i++)
-			bh_buf_printf(&b, "%s%s", i ? "+" : "",
-			              json_string_value(json_array_get(v, i)) ?: "");
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			const char *id = json_string_value(json_array_get(v, i));
+			bh_buf_printf(&b, "%s%s", i ? "+" : "", id ? id : "");
+		}
 		csv_field(out, b.data ? b.data : "");
 		bh_buf_release(&b);
 	}
 }
 
-static const char *const csv_columns[] = {
-	"name", "source", "dataset", "evaluator", "models", "reflections", "aggregator", "verifier",
-	"augment", "total", "samples", "scored", "failed", "accuracy", "mean_cost_usd",
-	"total_cost_usd", "mean_latency_ms", "mean_wall_ms", "mean_input_tokens",
-	"mean_output_tokens", "stopped_early", "within_budget", "best", "pareto"
-};
+static const char *const csv_columns[] = {"name",
+                                          "source",
+                                          "dataset",
+                                          "evaluator",
+                                          "models",
+                                          "reflections",
+                                          "aggregator",
+                                          "verifier",
+                                          "augment",
+                                          "total",
+                                          "samples",
+                                          "scored",
+                                          "failed",
+                                          "accuracy",
+                                          "mean_cost_usd",
+                                          "total_cost_usd",
+                                          "mean_latency_ms",
+                                          "mean_wall_ms",
+                                          "mean_input_tokens",
+                                          "mean_output_tokens",
+                                          "stopped_early",
+                                          "within_budget",
+                                          "best",
+                                          "pareto"};
 
 /* Label columns: members of the rows beyond the fixed ones (difficulty ...). */
 static json_t *label_columns(const json_t *rows)
 {
-	static const char *const skip[] = { "run", "config", "stop_reason", "first_error" };
+	static const char *const skip[] = {"run", "config", "stop_reason", "first_error"};
 	json_t *cols = json_array();
 	for (size_t i = 0; i < json_array_size(rows); i++) {
 		const char *key;
 		json_t *v;
-		json_object_foreach(json_array_get(rows, i), key, v) {
+		json_object_foreach(json_array_get(rows, i), key, v)
+		{
 			int known = 0;
 			for (size_t k = 0; k < BH_ARRAY_LEN(csv_columns); k++)
 				known |= strcmp(key, csv_columns[k]) == 0;
 			for (size_t k = 0; k < BH_ARRAY_LEN(skip); k++)
 				known |= strcmp(key, skip[k]) == 0;
 			for (size_t k = 0; k < json_array_size(cols); k++)
-				known |= strcmp(key, json_string_value(json_array_get(cols, k))) == 0;
+				known |=
+				    strcmp(key, json_string_value(json_array_get(cols, k))) == 0;
 			if (!known)
 				json_array_append_new(cols, json_string(key));
 		}
@@ -296,14 +317,16 @@ static json_t *label_columns(const json_t *rows)
 static json_t *csv_row(const json_t *report, size_t i)
 {
 	json_t *row = json_deep_copy(json_array_get(json_object_get(report, "rows"), i));
-	const json_t *best = json_object_get(report, "best"), *pareto = json_object_get(report, "pareto");
+	const json_t *best = json_object_get(report, "best"),
+	             *pareto = json_object_get(report, "pareto");
 	if (!pareto)
 		return row;
 	int on = 0;
 	for (size_t k = 0; k < json_array_size(pareto); k++)
 		on |= (size_t)json_integer_value(json_array_get(pareto, k)) == i;
-	json_object_set_new(row, "best", json_boolean(json_is_integer(best) &&
-	                                              (size_t)json_integer_value(best) == i));
+	json_object_set_new(
+	    row, "best",
+	    json_boolean(json_is_integer(best) && (size_t)json_integer_value(best) == i));
 	json_object_set_new(row, "pareto", json_boolean(on));
 	return row;
 }
@@ -316,8 +339,9 @@ int bhive_report_write_csv(FILE *out, const json_t *report)
 	for (size_t k = 0; k < BH_ARRAY_LEN(csv_columns) + nl; k++) {
 		fputs(k ? "," : "", out);
 		csv_field(out, k < BH_ARRAY_LEN(csv_columns)
-		                       ? csv_columns[k]
-		                       : json_string_value(json_array_get(labels, k - BH_ARRAY_LEN(csv_columns))));
+		                   ? csv_columns[k]
+		                   : json_string_value(
+		                         json_array_get(labels, k - BH_ARRAY_LEN(csv_columns))));
 	}
 	fputs("\r\n", out);
 	for (size_t i = 0; i < json_array_size(rows); i++) {
@@ -325,8 +349,9 @@ int bhive_report_write_csv(FILE *out, const json_t *report)
 		json_object_set_new(row, "source", json_string(source_of(report)));
 		for (size_t k = 0; k < BH_ARRAY_LEN(csv_columns) + nl; k++) {
 			const char *col = k < BH_ARRAY_LEN(csv_columns)
-			                          ? csv_columns[k]
-			                          : json_string_value(json_array_get(labels, k - BH_ARRAY_LEN(csv_columns)));
+			                      ? csv_columns[k]
+			                      : json_string_value(json_array_get(
+			                            labels, k - BH_ARRAY_LEN(csv_columns)));
 			fputs(k ? "," : "", out);
 			csv_value(out, json_object_get(row, col));
 		}

@@ -9,10 +9,10 @@
  * one sample each in turn, so every job advances on a prefix of its data
  * and a budget check can stop an expensive job early.
  */
+#include "bench/runner_int.h"
 #include <math.h>
 #include <signal.h>
 #include <string.h>
-#include "bench/runner_int.h"
 
 bhive_runner *bhive_runner_new(bhive_client *client, bhive_store *store, const char *source,
                                bhive_error *err)
@@ -116,7 +116,8 @@ int bhive_runner_add(bhive_runner *r, const bhive_job_spec *spec, bhive_error *e
 {
 	bhive_error_clear(err);
 	if (!r || !spec || !spec->config || !spec->dataset)
-		return bh_error_set(err, BHIVE_ERR_INVALID, "a job needs a config and a dataset"), -1;
+		return bh_error_set(err, BHIVE_ERR_INVALID, "a job needs a config and a dataset"),
+		       -1;
 	if (bhive_config_validate(spec->config, NULL, NULL, err))
 		return -1;
 	bh_job *jobs = bh_realloc(r->jobs, (r->njobs + 1) * sizeof(*jobs));
@@ -137,8 +138,8 @@ int bhive_runner_add(bhive_runner *r, const bhive_job_spec *spec, bhive_error *e
 		job_release(j);
 		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory"), -1;
 	}
-	j->run = bhive_store_run(r->store, j->name, j->config_json, bhive_dataset_fingerprint(j->ds),
-	                         bhive_dataset_name(j->ds),
+	j->run = bhive_store_run(r->store, j->name, j->config_json,
+	                         bhive_dataset_fingerprint(j->ds), bhive_dataset_name(j->ds),
 	                         j->ev ? bhive_evaluator_spec(j->ev) : "none", r->source, err);
 	if (j->run <= 0 || job_resume_state(r, j, err)) {
 		job_release(j);
@@ -153,7 +154,7 @@ static void report_progress(bhive_runner *r, int finished)
 {
 	if (!r->progress)
 		return;
-	bhive_runner_progress p = { 0 };
+	bhive_runner_progress p = {0};
 	for (size_t i = 0; i < r->njobs; i++) {
 		const bh_job *j = &r->jobs[i];
 		p.total += j->total;
@@ -206,7 +207,10 @@ static size_t job_next_sample(bhive_runner *r, bh_job *j)
 	return j->total;
 }
 
-static int job_open(const bh_job *j) { return !j->stopped && j->next < j->total; }
+static int job_open(const bh_job *j)
+{
+	return !j->stopped && j->next < j->total;
+}
 
 /* Adds one sample of job ji to the engine. 0, 1 when the job has none left,
  * or -1 with err. */
@@ -266,8 +270,8 @@ static double model_latency(const bhive_result *res)
 }
 
 /* Scores the answer: -1 when there is nothing to score against. */
-static int score_answer(const bh_job *j, const bhive_sample *s, const char *answer,
-                        double *score, bhive_error *err)
+static int score_answer(const bh_job *j, const bhive_sample *s, const char *answer, double *score,
+                        bhive_error *err)
 {
 	*score = -1;
 	if (!j->ev || !s->expected)
@@ -288,11 +292,13 @@ static void check_budget(bhive_runner *r, bh_job *j)
 	if (r->max_cost > 0 && cost > r->max_cost)
 		snprintf(j->stop_reason, sizeof(j->stop_reason),
 		         "stopped early after %zu samples: mean cost $%.6f per sample is over the "
-		         "budget of $%.6f", j->done, cost, r->max_cost);
+		         "budget of $%.6f",
+		         j->done, cost, r->max_cost);
 	else if (r->max_seconds > 0 && secs > r->max_seconds)
 		snprintf(j->stop_reason, sizeof(j->stop_reason),
 		         "stopped early after %zu samples: mean time %.2f s per sample is over the "
-		         "budget of %.2f s", j->done, secs, r->max_seconds);
+		         "budget of %.2f s",
+		         j->done, secs, r->max_seconds);
 	else
 		return;
 	j->stopped = 1;
@@ -313,9 +319,9 @@ static int record_sample(bhive_runner *r, bh_job *j, size_t idx, const bhive_res
 {
 	const bhive_sample *s = bhive_dataset_get(j->ds, idx);
 	const char *answer = final_answer(res);
-	bhive_sample_result sr = { .index = idx, .sample_id = s->id, .answer = answer,
-		                   .expected = s->expected };
-	bhive_error everr = { 0 };
+	bhive_sample_result sr = {
+	    .index = idx, .sample_id = s->id, .answer = answer, .expected = s->expected};
+	bhive_error everr = {0};
 	if (score_answer(j, s, answer, &sr.score, &everr)) {
 		note_failure(j, s, &everr);
 		return 0;
@@ -377,7 +383,6 @@ static int drain_done(bhive_runner *r, bhive_error *err)
 	}
 	return rc;
 }
-
 
 /* The loop: perform in short slices so results reach the store at once. */
 static int run_loop(bhive_runner *r, bhive_error *err)

@@ -5,9 +5,9 @@
 #ifndef BH_RUNNER_INT_H
 #define BH_RUNNER_INT_H
 
-#include <signal.h>
 #include "bhive/bench.h"
 #include "util/util.h"
+#include <signal.h>
 
 /* One job: a config over a dataset, and its counts in this process. */
 typedef struct bh_job {
@@ -15,15 +15,15 @@ typedef struct bh_job {
 	char *verifier;
 	bhive_config *cfg;
 	json_t *labels;
-	json_t *config_json;      /* the run key's config (verifier included) */
+	json_t *config_json; /* the run key's config (verifier included) */
 	const bhive_dataset *ds;
 	const bhive_evaluator *ev;
 	int64_t run;
-	size_t total;             /* samples in the dataset */
-	size_t next;              /* next index to look at */
-	size_t next_count;        /* indexes looked at (for the skipped count) */
-	size_t resumed;           /* found in the store at the start */
-	size_t done;              /* recorded (resumed included) */
+	size_t total;      /* samples in the dataset */
+	size_t next;       /* next index to look at */
+	size_t next_count; /* indexes looked at (for the skipped count) */
+	size_t resumed;    /* found in the store at the start */
+	size_t done;       /* recorded (resumed included) */
 	size_t failed;
 	size_t in_flight;
 	size_t scored;
@@ -40,10 +40,10 @@ struct bhive_runner {
 	char *source;
 	bh_job *jobs;
 	size_t njobs;
-	size_t cursor;            /* round-robin position */
+	size_t cursor; /* round-robin position */
 	int concurrency;
 	int queue_ahead;
-	size_t in_engine;         /* conversations added and not yet taken back */
+	size_t in_engine; /* conversations added and not yet taken back */
 	bhive_runner_progress_fn progress;
 	void *progress_ud;
 	double max_cost, max_seconds;

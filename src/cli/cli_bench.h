@@ -7,9 +7,9 @@
 #ifndef BHIVE_CLI_BENCH_H
 #define BHIVE_CLI_BENCH_H
 
+#include "cli.h"
 #include <getopt.h>
 #include <stdio.h>
-#include "cli.h"
 
 int cmd_bench(int argc, char **argv);
 int cmd_optimise(int argc, char **argv);
@@ -17,29 +17,29 @@ int cmd_demo(int argc, char **argv);
 
 /* Options of every benchmark command. Strings are borrowed from argv. */
 typedef struct bench_common {
-	const char **datasets;      /* JSONL files */
+	const char **datasets; /* JSONL files */
 	size_t ndatasets;
-	const char **arith;         /* "easy", "medium:20" ... */
+	const char **arith; /* "easy", "medium:20" ... */
 	size_t narith;
-	const char *evaluator;      /* NULL: in-tags for arithmetic, else exact */
+	const char *evaluator; /* NULL: in-tags for arithmetic, else exact */
 	const char *store_path;
-	const char *output;         /* table, json, csv */
+	const char *output; /* table, json, csv */
 	const char *plots_dir, *csv_path, *json_path;
 	const char *endpoint, *region, *profile, *retry_mode, *prices_file;
 	const char *access_key_id, *secret_access_key; /* the demo's emulator only */
 	long concurrency, max_attempts, seed, default_samples;
 	int bad_line_skip;
-	int progress;               /* -1 auto, 0 off, 1 terminal line, 2 plain lines */
-	int quiet;                  /* no "wrote ..." notes */
-	int require_expected;       /* refuse samples without an expected answer (optimise) */
+	int progress;         /* -1 auto, 0 off, 1 terminal line, 2 plain lines */
+	int quiet;            /* no "wrote ..." notes */
+	int require_expected; /* refuse samples without an expected answer (optimise) */
 } bench_common;
 
 /* Everything a run holds, released by bench_session_close. */
 typedef struct bench_session {
 	bench_common *c;
 	bhive_dataset **ds;
-	char **ds_label;            /* difficulty or file name */
-	int *ds_arith;              /* 1: an arithmetic difficulty */
+	char **ds_label; /* difficulty or file name */
+	int *ds_arith;   /* 1: an arithmetic difficulty */
 	size_t nds;
 	bhive_evaluator *ev;
 	bhive_client *client;
@@ -47,12 +47,12 @@ typedef struct bench_session {
 	bhive_store *store;
 	bhive_runner *runner;
 	char source[256];
-	cli_verifier **verifiers;   /* external verifier commands, one per configuration */
+	cli_verifier **verifiers; /* external verifier commands, one per configuration */
 	size_t nverifiers;
 	bhive_sql_verifier **sql;
 	size_t nsql;
 	size_t njobs;
-	double last_print;          /* progress display state */
+	double last_print; /* progress display state */
 	double next_pct;
 	int interrupted;
 } bench_session;

@@ -7,6 +7,7 @@
  * The session code here is shared with `bhive optimise` and `bhive demo`
  * (cli_bench.h).
  */
+#include "cli_bench.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,77 +15,93 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "cli_bench.h"
 
 /* ---- common options ---------------------------------------------------- */
 
 enum {
-	COPT_DATASET = BENCH_COMMON_OPT_BASE, COPT_ARITH, COPT_EVALUATOR, COPT_STORE, COPT_OUTPUT,
-	COPT_PLOTS, COPT_CSV, COPT_JSON, COPT_ENDPOINT, COPT_REGION, COPT_PROFILE, COPT_RETRY,
-	COPT_PRICES, COPT_CONCURRENCY, COPT_MAX_ATTEMPTS, COPT_SEED, COPT_BAD_LINE, COPT_PROGRESS,
-	COPT_NO_PROGRESS, COPT_LOG_LEVEL, COPT_SAMPLES
+	COPT_DATASET = BENCH_COMMON_OPT_BASE,
+	COPT_ARITH,
+	COPT_EVALUATOR,
+	COPT_STORE,
+	COPT_OUTPUT,
+	COPT_PLOTS,
+	COPT_CSV,
+	COPT_JSON,
+	COPT_ENDPOINT,
+	COPT_REGION,
+	COPT_PROFILE,
+	COPT_RETRY,
+	COPT_PRICES,
+	COPT_CONCURRENCY,
+	COPT_MAX_ATTEMPTS,
+	COPT_SEED,
+	COPT_BAD_LINE,
+	COPT_PROGRESS,
+	COPT_NO_PROGRESS,
+	COPT_LOG_LEVEL,
+	COPT_SAMPLES
 };
 
 const struct option bench_common_options[] = {
-	{ "dataset", required_argument, NULL, COPT_DATASET },
-	{ "arithmetic", required_argument, NULL, COPT_ARITH },
-	{ "evaluator", required_argument, NULL, COPT_EVALUATOR },
-	{ "store", required_argument, NULL, COPT_STORE },
-	{ "output", required_argument, NULL, COPT_OUTPUT },
-	{ "plots", required_argument, NULL, COPT_PLOTS },
-	{ "csv", required_argument, NULL, COPT_CSV },
-	{ "json", required_argument, NULL, COPT_JSON },
-	{ "endpoint-url", required_argument, NULL, COPT_ENDPOINT },
-	{ "region", required_argument, NULL, COPT_REGION },
-	{ "profile", required_argument, NULL, COPT_PROFILE },
-	{ "retry-mode", required_argument, NULL, COPT_RETRY },
-	{ "prices", required_argument, NULL, COPT_PRICES },
-	{ "concurrency", required_argument, NULL, COPT_CONCURRENCY },
-	{ "max-attempts", required_argument, NULL, COPT_MAX_ATTEMPTS },
-	{ "seed", required_argument, NULL, COPT_SEED },
-	{ "on-bad-line", required_argument, NULL, COPT_BAD_LINE },
-	{ "progress", no_argument, NULL, COPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, COPT_NO_PROGRESS },
-	{ "log-level", required_argument, NULL, COPT_LOG_LEVEL },
-	{ "samples", required_argument, NULL, COPT_SAMPLES },
+    {"dataset", required_argument, NULL, COPT_DATASET},
+    {"arithmetic", required_argument, NULL, COPT_ARITH},
+    {"evaluator", required_argument, NULL, COPT_EVALUATOR},
+    {"store", required_argument, NULL, COPT_STORE},
+    {"output", required_argument, NULL, COPT_OUTPUT},
+    {"plots", required_argument, NULL, COPT_PLOTS},
+    {"csv", required_argument, NULL, COPT_CSV},
+    {"json", required_argument, NULL, COPT_JSON},
+    {"endpoint-url", required_argument, NULL, COPT_ENDPOINT},
+    {"region", required_argument, NULL, COPT_REGION},
+    {"profile", required_argument, NULL, COPT_PROFILE},
+    {"retry-mode", required_argument, NULL, COPT_RETRY},
+    {"prices", required_argument, NULL, COPT_PRICES},
+    {"concurrency", required_argument, NULL, COPT_CONCURRENCY},
+    {"max-attempts", required_argument, NULL, COPT_MAX_ATTEMPTS},
+    {"seed", required_argument, NULL, COPT_SEED},
+    {"on-bad-line", required_argument, NULL, COPT_BAD_LINE},
+    {"progress", no_argument, NULL, COPT_PROGRESS},
+    {"no-progress", no_argument, NULL, COPT_NO_PROGRESS},
+    {"log-level", required_argument, NULL, COPT_LOG_LEVEL},
+    {"samples", required_argument, NULL, COPT_SAMPLES},
 };
-const size_t bench_common_options_count = sizeof(bench_common_options) /
-                                          sizeof(bench_common_options[0]);
+const size_t bench_common_options_count =
+    sizeof(bench_common_options) / sizeof(bench_common_options[0]);
 
 const char bench_common_usage[] =
-	"Data:\n"
-	"  --dataset FILE.jsonl      one sample a line: {\"prompt\" or \"messages\", \"expected\",\n"
-	"                            \"id\", \"metadata\"} (repeatable)\n"
-	"  --arithmetic D[:N]        the original's arithmetic benchmark, D = easy, medium or\n"
-	"                            hard (comma list or repeated), N questions (default 50)\n"
-	"  --samples N               questions per arithmetic difficulty when :N is not given\n"
-	"  --seed S                  seed of the arithmetic generator (default 1)\n"
-	"  --on-bad-line skip|fail   a malformed JSONL line is skipped (reported with its line\n"
-	"                            number) or fatal (default fail)\n"
-	"  --evaluator E             in-tags[:TAG] | exact | contains | numeric[:TOL] |\n"
-	"                            cmd:COMMAND (default in-tags for arithmetic, else exact)\n"
-	"\n"
-	"Run:\n"
-	"  --store FILE              results store (SQLite; default bhive-results.db); the\n"
-	"                            same command again resumes: finished samples are never\n"
-	"                            sent again\n"
-	"  --concurrency N           conversations in flight (default 32)\n"
-	"  --progress / --no-progress  the progress line (default: on a terminal; plain\n"
-	"                            lines every 5 s otherwise)\n"
-	"\n"
-	"Output:\n"
-	"  --output table|json|csv   on stdout (default table)\n"
-	"  --csv FILE, --json FILE   also write the report there\n"
-	"  --plots DIR               PNG charts with gnuplot: accuracy.png, tradeoff.png,\n"
-	"                            pareto.png\n"
-	"\n"
-	"AWS:\n"
-	"  --endpoint-url URL        e.g. a local bhive-emulator\n"
-	"  --region R, --profile P   as the AWS CLI takes them\n"
-	"  --retry-mode M            legacy, standard or adaptive (default adaptive)\n"
-	"  --max-attempts N          attempts per call, retries included\n"
-	"  --prices FILE             a price table merged over the built-in one\n"
-	"  --log-level L             off, error, warn, info, debug, trace\n";
+    "Data:\n"
+    "  --dataset FILE.jsonl      one sample a line: {\"prompt\" or \"messages\", \"expected\",\n"
+    "                            \"id\", \"metadata\"} (repeatable)\n"
+    "  --arithmetic D[:N]        the original's arithmetic benchmark, D = easy, medium or\n"
+    "                            hard (comma list or repeated), N questions (default 50)\n"
+    "  --samples N               questions per arithmetic difficulty when :N is not given\n"
+    "  --seed S                  seed of the arithmetic generator (default 1)\n"
+    "  --on-bad-line skip|fail   a malformed JSONL line is skipped (reported with its line\n"
+    "                            number) or fatal (default fail)\n"
+    "  --evaluator E             in-tags[:TAG] | exact | contains | numeric[:TOL] |\n"
+    "                            cmd:COMMAND (default in-tags for arithmetic, else exact)\n"
+    "\n"
+    "Run:\n"
+    "  --store FILE              results store (SQLite; default bhive-results.db); the\n"
+    "                            same command again resumes: finished samples are never\n"
+    "                            sent again\n"
+    "  --concurrency N           conversations in flight (default 32)\n"
+    "  --progress / --no-progress  the progress line (default: on a terminal; plain\n"
+    "                            lines every 5 s otherwise)\n"
+    "\n"
+    "Output:\n"
+    "  --output table|json|csv   on stdout (default table)\n"
+    "  --csv FILE, --json FILE   also write the report there\n"
+    "  --plots DIR               PNG charts with gnuplot: accuracy.png, tradeoff.png,\n"
+    "                            pareto.png\n"
+    "\n"
+    "AWS:\n"
+    "  --endpoint-url URL        e.g. a local bhive-emulator\n"
+    "  --region R, --profile P   as the AWS CLI takes them\n"
+    "  --retry-mode M            legacy, standard or adaptive (default adaptive)\n"
+    "  --max-attempts N          attempts per call, retries included\n"
+    "  --prices FILE             a price table merged over the built-in one\n"
+    "  --log-level L             off, error, warn, info, debug, trace\n";
 
 void bench_common_init(bench_common *c)
 {
@@ -121,8 +138,8 @@ static int choice_option(const char *opt, const char *v, const char *a, const ch
                          const char *c)
 {
 	if (strcmp(v, a) && strcmp(v, b) && (!c || strcmp(v, c))) {
-		cli_error("%s must be %s, %s%s%s, got \"%s\"", opt, a, b, c ? " or " : "", c ? c : "",
-		          v);
+		cli_error("%s must be %s, %s%s%s, got \"%s\"", opt, a, b, c ? " or " : "",
+		          c ? c : "", v);
 		return -1;
 	}
 	return 0;
@@ -132,10 +149,14 @@ static int choice_option(const char *opt, const char *v, const char *a, const ch
 static int checked_option(bench_common *c, int code, const char *v)
 {
 	switch (code) {
-	case COPT_CONCURRENCY: return number_option("--concurrency", v, 1, 100000, &c->concurrency);
-	case COPT_MAX_ATTEMPTS: return number_option("--max-attempts", v, 1, 100, &c->max_attempts);
-	case COPT_SEED: return number_option("--seed", v, 0, 0x7fffffffL, &c->seed);
-	case COPT_SAMPLES: return number_option("--samples", v, 1, 10000000, &c->default_samples);
+	case COPT_CONCURRENCY:
+		return number_option("--concurrency", v, 1, 100000, &c->concurrency);
+	case COPT_MAX_ATTEMPTS:
+		return number_option("--max-attempts", v, 1, 100, &c->max_attempts);
+	case COPT_SEED:
+		return number_option("--seed", v, 0, 0x7fffffffL, &c->seed);
+	case COPT_SAMPLES:
+		return number_option("--samples", v, 1, 10000000, &c->default_samples);
 	case COPT_OUTPUT:
 		c->output = v;
 		return choice_option("--output", v, "table", "json", "csv");
@@ -150,27 +171,53 @@ static int checked_option(bench_common *c, int code, const char *v)
 			return 0;
 		cli_error("unknown log level \"%s\" (off, error, warn, info, debug, trace)", v);
 		return -1;
-	default: return 1;
+	default:
+		return 1;
 	}
 }
 
 int bench_common_option(bench_common *c, int code, const char *v)
 {
 	switch (code) {
-	case COPT_DATASET: return push(&c->datasets, &c->ndatasets, v);
-	case COPT_ARITH: return push(&c->arith, &c->narith, v);
-	case COPT_EVALUATOR: c->evaluator = v; return 0;
-	case COPT_STORE: c->store_path = v; return 0;
-	case COPT_PLOTS: c->plots_dir = v; return 0;
-	case COPT_CSV: c->csv_path = v; return 0;
-	case COPT_JSON: c->json_path = v; return 0;
-	case COPT_ENDPOINT: c->endpoint = v; return 0;
-	case COPT_REGION: c->region = v; return 0;
-	case COPT_PROFILE: c->profile = v; return 0;
-	case COPT_PRICES: c->prices_file = v; return 0;
-	case COPT_PROGRESS: c->progress = 1; return 0;
-	case COPT_NO_PROGRESS: c->progress = 0; return 0;
-	default: return checked_option(c, code, v);
+	case COPT_DATASET:
+		return push(&c->datasets, &c->ndatasets, v);
+	case COPT_ARITH:
+		return push(&c->arith, &c->narith, v);
+	case COPT_EVALUATOR:
+		c->evaluator = v;
+		return 0;
+	case COPT_STORE:
+		c->store_path = v;
+		return 0;
+	case COPT_PLOTS:
+		c->plots_dir = v;
+		return 0;
+	case COPT_CSV:
+		c->csv_path = v;
+		return 0;
+	case COPT_JSON:
+		c->json_path = v;
+		return 0;
+	case COPT_ENDPOINT:
+		c->endpoint = v;
+		return 0;
+	case COPT_REGION:
+		c->region = v;
+		return 0;
+	case COPT_PROFILE:
+		c->profile = v;
+		return 0;
+	case COPT_PRICES:
+		c->prices_file = v;
+		return 0;
+	case COPT_PROGRESS:
+		c->progress = 1;
+		return 0;
+	case COPT_NO_PROGRESS:
+		c->progress = 0;
+		return 0;
+	default:
+		return checked_option(c, code, v);
 	}
 }
 
@@ -178,11 +225,13 @@ json_t *cli_parse_int_list(const char *opt, const char *text)
 {
 	json_t *list = json_array();
 	char *copy = strdup(text), *save = NULL;
-	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+	     t = strtok_r(NULL, ",", &save)) {
 		long v;
 		if (cli_parse_long(t, &v) || v < 0 || v > 1000) {
-			cli_error("%s needs whole numbers from 0 to 1000 separated by commas, got \"%s\"",
-			          opt, text);
+			cli_error(
+			    "%s needs whole numbers from 0 to 1000 separated by commas, got \"%s\"",
+			    opt, text);
 			json_decref(list);
 			list = NULL;
 			break;
@@ -239,14 +288,17 @@ static int load_arith(bench_session *s, const char *spec)
 		if (colon) {
 			*colon = '\0';
 			if (cli_parse_long(colon + 1, &n) || n < 1 || n > 10000000) {
-				cli_error("--arithmetic \"%s\": the count after ':' must be a whole number "
-				          "from 1", spec);
+				cli_error("--arithmetic \"%s\": the count after ':' must be a "
+				          "whole number "
+				          "from 1",
+				          spec);
 				rc = CLI_EXIT_USAGE;
 				break;
 			}
 		}
-		bhive_error err = { 0 };
-		bhive_dataset *ds = bhive_dataset_arithmetic(t, (size_t)n, (uint64_t)s->c->seed, &err);
+		bhive_error err = {0};
+		bhive_dataset *ds =
+		    bhive_dataset_arithmetic(t, (size_t)n, (uint64_t)s->c->seed, &err);
 		if (!ds) {
 			cli_error("--arithmetic: %s", err.message);
 			rc = CLI_EXIT_USAGE;
@@ -265,10 +317,10 @@ static int load_datasets(bench_session *s)
 	for (size_t i = 0; !rc && i < c->narith; i++)
 		rc = load_arith(s, c->arith[i]);
 	for (size_t i = 0; !rc && i < c->ndatasets; i++) {
-		bhive_error err = { 0 };
+		bhive_error err = {0};
 		bhive_dataset *ds = bhive_dataset_load_jsonl(
-			c->datasets[i], c->bad_line_skip ? BHIVE_BAD_LINE_SKIP : BHIVE_BAD_LINE_FAIL,
-			report_bad_line, (void *)c->datasets[i], &err);
+		    c->datasets[i], c->bad_line_skip ? BHIVE_BAD_LINE_SKIP : BHIVE_BAD_LINE_FAIL,
+		    report_bad_line, (void *)c->datasets[i], &err);
 		if (!ds) {
 			cli_error("%s", err.message);
 			rc = CLI_EXIT_USAGE;
@@ -278,7 +330,8 @@ static int load_datasets(bench_session *s)
 		}
 	}
 	if (!rc && s->nds == 0) {
-		cli_error("no data: give --dataset FILE.jsonl or --arithmetic easy|medium|hard[:N]");
+		cli_error(
+		    "no data: give --dataset FILE.jsonl or --arithmetic easy|medium|hard[:N]");
 		rc = CLI_EXIT_USAGE;
 	}
 	return rc;
@@ -293,10 +346,11 @@ static int check_expected(const bench_session *s)
 			const bhive_sample *smp = bhive_dataset_get(s->ds[i], k);
 			if (smp->expected)
 				continue;
-			cli_error("dataset \"%s\" has no expected answer for sample \"%s\" (line %d): "
-			          "optimise needs one for every sample to score configurations (bhive "
-			          "bench runs such data without scores)", bhive_dataset_name(s->ds[i]),
-			          smp->id, smp->line);
+			cli_error(
+			    "dataset \"%s\" has no expected answer for sample \"%s\" (line %d): "
+			    "optimise needs one for every sample to score configurations (bhive "
+			    "bench runs such data without scores)",
+			    bhive_dataset_name(s->ds[i]), smp->id, smp->line);
 			return CLI_EXIT_USAGE;
 		}
 	return 0;
@@ -317,7 +371,7 @@ static int open_client(bench_session *s)
 {
 	bench_common *c = s->c;
 	bhive_client_options o;
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	bhive_client_options_init(&o);
 	o.endpoint_url = c->endpoint;
 	o.region = c->region;
@@ -348,7 +402,7 @@ static const char *default_evaluator(const bench_session *s)
 
 int bench_session_open(bench_session *s, bench_common *c)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	memset(s, 0, sizeof(*s));
 	s->c = c;
 	int rc = load_datasets(s);
@@ -370,7 +424,8 @@ int bench_session_open(bench_session *s, bench_common *c)
 	bhive_runner_set_concurrency(s->runner, (int)c->concurrency);
 	fprintf(stderr, "bhive: figures from %s%s\n", s->source,
 	        bhive_source_is_simulated(s->source) ? ": the models are SIMULATED, not Amazon "
-	                                               "Bedrock" : "");
+	                                               "Bedrock"
+	                                             : "");
 	return 0;
 }
 
@@ -400,7 +455,7 @@ static int keep_verifier(bench_session *s, const char *cmd, bhive_config *cfg)
 
 static int keep_sql(bench_session *s, const char *db, bhive_config *cfg)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	bhive_sql_verifier **v = realloc(s->sql, (s->nsql + 1) * sizeof(*v));
 	if (!v)
 		return CLI_EXIT_FAILURE;
@@ -441,7 +496,7 @@ static void print_diag(void *ud, bhive_severity sev, const char *msg)
 static bhive_config *make_config(bench_session *s, const json_t *config, const char *verifier,
                                  int *rc)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	static int warned;
 	bhive_config *cfg = bhive_config_from_json(config, &err);
 	*rc = CLI_EXIT_USAGE;
@@ -474,11 +529,15 @@ int bench_session_add(bench_session *s, const json_t *config, const char *verifi
 		char label[512];
 		snprintf(label, sizeof(label), "%s%s%s", s->nds > 1 ? s->ds_label[i] : "",
 		         s->nds > 1 ? " " : "", name);
-		json_t *labels = json_pack("{s:s}", s->ds_arith[i] ? "difficulty" : "group",
-		                           s->ds_label[i]);
-		bhive_error err = { 0 };
-		bhive_job_spec spec = { .name = label, .config = cfg, .verifier = verifier,
-			                .dataset = s->ds[i], .evaluator = s->ev, .labels = labels };
+		json_t *labels =
+		    json_pack("{s:s}", s->ds_arith[i] ? "difficulty" : "group", s->ds_label[i]);
+		bhive_error err = {0};
+		bhive_job_spec spec = {.name = label,
+		                       .config = cfg,
+		                       .verifier = verifier,
+		                       .dataset = s->ds[i],
+		                       .evaluator = s->ev,
+		                       .labels = labels};
 		if (bhive_runner_add(s->runner, &spec, &err) < 0) {
 			cli_error("%s", err.message);
 			rc = CLI_EXIT_FAILURE;
@@ -607,7 +666,7 @@ static void group_rows(const bench_session *s, json_t *report)
 
 int bench_session_run(bench_session *s, json_t **report)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	*report = NULL;
 	if (s->c->progress < 0)
 		s->c->progress = isatty(2) ? 1 : 2;
@@ -626,8 +685,10 @@ int bench_session_run(bench_session *s, json_t **report)
 	else
 		group_rows(s, *report);
 	if (s->interrupted)
-		fprintf(stderr, "bhive: interrupted: finished samples are in \"%s\"; run the same "
-		                "command again to resume\n", s->c->store_path);
+		fprintf(stderr,
+		        "bhive: interrupted: finished samples are in \"%s\"; run the same "
+		        "command again to resume\n",
+		        s->c->store_path);
 	return *report && !rc ? 0 : CLI_EXIT_FAILURE;
 }
 
@@ -658,15 +719,17 @@ static void report_notes(const json_t *report)
 		if (cli_jstr(row, "stop_reason"))
 			fprintf(stderr, "bhive: \"%s\" %s\n", name, cli_jstr(row, "stop_reason"));
 		if (cli_jint(row, "failed", 0))
-			fprintf(stderr, "bhive: warning: \"%s\": %lld samples failed and were not recorded "
-			                "(run the same command again to retry them); first: %s\n", name,
-			        (long long)cli_jint(row, "failed", 0), cli_jstr(row, "first_error"));
+			fprintf(stderr,
+			        "bhive: warning: \"%s\": %lld samples failed and were not recorded "
+			        "(run the same command again to retry them); first: %s\n",
+			        name, (long long)cli_jint(row, "failed", 0),
+			        cli_jstr(row, "first_error"));
 	}
 }
 
 static int write_plots(bench_session *s, const json_t *report, const json_t *reference)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	json_t *files = NULL;
 	if (bhive_report_plot(report, reference, s->c->plots_dir, &files, &err)) {
 		fprintf(stderr, "bhive: warning: %s\n", err.message);
@@ -733,34 +796,41 @@ typedef struct bench_args {
 } bench_args;
 
 static const char bench_usage[] =
-	"usage: bhive bench (--dataset FILE.jsonl | --arithmetic D[:N]) --model ID [options]\n"
-	"\n"
-	"Runs one configuration per reflection count (and per verifier and --config given)\n"
-	"over the data, many conversations at once, and prints accuracy, mean cost, mean\n"
-	"latency and tokens per configuration. Every finished sample goes to the store at\n"
-	"once: the same command again resumes and never sends a finished sample again.\n"
-	"\n"
-	"Configurations:\n"
-	"  --model ID                a model slot (repeat for a debate)\n"
-	"  --reflections LIST        rounds of reflection, e.g. 0,1,2,3,5 (default 0)\n"
-	"  --aggregator ID           a model that writes the final answer of a debate\n"
-	"  --vote                    majority vote over the slots\n"
-	"  --verifier V              arithmetic | sql:DBFILE | cmd:COMMAND | none (repeat for\n"
-	"                            one configuration each)\n"
-	"  --config FILE             a hive config as JSON (repeatable; --reflections applies)\n"
-	"\n";
+    "usage: bhive bench (--dataset FILE.jsonl | --arithmetic D[:N]) --model ID [options]\n"
+    "\n"
+    "Runs one configuration per reflection count (and per verifier and --config given)\n"
+    "over the data, many conversations at once, and prints accuracy, mean cost, mean\n"
+    "latency and tokens per configuration. Every finished sample goes to the store at\n"
+    "once: the same command again resumes and never sends a finished sample again.\n"
+    "\n"
+    "Configurations:\n"
+    "  --model ID                a model slot (repeat for a debate)\n"
+    "  --reflections LIST        rounds of reflection, e.g. 0,1,2,3,5 (default 0)\n"
+    "  --aggregator ID           a model that writes the final answer of a debate\n"
+    "  --vote                    majority vote over the slots\n"
+    "  --verifier V              arithmetic | sql:DBFILE | cmd:COMMAND | none (repeat for\n"
+    "                            one configuration each)\n"
+    "  --config FILE             a hive config as JSON (repeatable; --reflections applies)\n"
+    "\n";
 
-enum { BOPT_MODEL = 1, BOPT_REFLECTIONS, BOPT_AGGREGATOR, BOPT_VERIFIER, BOPT_CONFIG, BOPT_VOTE,
-       BOPT_HELP };
+enum {
+	BOPT_MODEL = 1,
+	BOPT_REFLECTIONS,
+	BOPT_AGGREGATOR,
+	BOPT_VERIFIER,
+	BOPT_CONFIG,
+	BOPT_VOTE,
+	BOPT_HELP
+};
 
 static const struct option bench_own_options[] = {
-	{ "model", required_argument, NULL, BOPT_MODEL },
-	{ "reflections", required_argument, NULL, BOPT_REFLECTIONS },
-	{ "aggregator", required_argument, NULL, BOPT_AGGREGATOR },
-	{ "verifier", required_argument, NULL, BOPT_VERIFIER },
-	{ "config", required_argument, NULL, BOPT_CONFIG },
-	{ "vote", no_argument, NULL, BOPT_VOTE },
-	{ "help", no_argument, NULL, BOPT_HELP },
+    {"model", required_argument, NULL, BOPT_MODEL},
+    {"reflections", required_argument, NULL, BOPT_REFLECTIONS},
+    {"aggregator", required_argument, NULL, BOPT_AGGREGATOR},
+    {"verifier", required_argument, NULL, BOPT_VERIFIER},
+    {"config", required_argument, NULL, BOPT_CONFIG},
+    {"vote", no_argument, NULL, BOPT_VOTE},
+    {"help", no_argument, NULL, BOPT_HELP},
 };
 
 /* Own options followed by the common ones, NULL-terminated. */
@@ -777,19 +847,30 @@ static struct option *merge_options(const struct option *own, size_t n)
 static int bench_option(bench_args *a, int code, const char *v)
 {
 	switch (code) {
-	case BOPT_MODEL: return push(&a->models, &a->nmodels, v);
-	case BOPT_VERIFIER: return push(&a->verifiers, &a->nverifiers, v);
-	case BOPT_CONFIG: return push(&a->configs, &a->nconfigs, v);
-	case BOPT_REFLECTIONS: a->reflections = v; return 0;
-	case BOPT_AGGREGATOR: a->aggregator = v; return 0;
-	case BOPT_VOTE: a->vote = 1; return 0;
-	default: return bench_common_option(&a->c, code, v) ? -1 : 0;
+	case BOPT_MODEL:
+		return push(&a->models, &a->nmodels, v);
+	case BOPT_VERIFIER:
+		return push(&a->verifiers, &a->nverifiers, v);
+	case BOPT_CONFIG:
+		return push(&a->configs, &a->nconfigs, v);
+	case BOPT_REFLECTIONS:
+		a->reflections = v;
+		return 0;
+	case BOPT_AGGREGATOR:
+		a->aggregator = v;
+		return 0;
+	case BOPT_VOTE:
+		a->vote = 1;
+		return 0;
+	default:
+		return bench_common_option(&a->c, code, v) ? -1 : 0;
 	}
 }
 
 static int parse_bench(bench_args *a, int argc, char **argv)
 {
-	struct option *opts = merge_options(bench_own_options, sizeof(bench_own_options) / sizeof(bench_own_options[0]));
+	struct option *opts = merge_options(bench_own_options, sizeof(bench_own_options) /
+	                                                           sizeof(bench_own_options[0]));
 	int code, rc = 0;
 	bench_common_init(&a->c);
 	opterr = 0;
@@ -862,7 +943,7 @@ static char *job_name(const json_t *cfg, json_int_t k, const char *ver, int with
 static int add_bench_jobs(bench_session *s, const bench_args *a, const json_t *bases,
                           const json_t *refl)
 {
-	static const char *const no_verifier[] = { NULL };
+	static const char *const no_verifier[] = {NULL};
 	const char *const *vers = a->nverifiers ? a->verifiers : no_verifier;
 	size_t nv = a->nverifiers ? a->nverifiers : 1;
 	int rc = 0;
@@ -872,10 +953,11 @@ static int add_bench_jobs(bench_session *s, const bench_args *a, const json_t *b
 				json_t *cfg = json_deep_copy(json_array_get(bases, b));
 				json_int_t n = json_integer_value(json_array_get(refl, k));
 				if (a->reflections || !json_object_get(cfg, "num_reflections"))
-					json_object_set_new(cfg, "num_reflections", json_integer(n));
+					json_object_set_new(cfg, "num_reflections",
+					                    json_integer(n));
 				n = json_integer_value(json_object_get(cfg, "num_reflections"));
-				char *name = job_name(cfg, n, vers[v], json_array_size(bases) > 1 ||
-				                                           a->nconfigs > 0);
+				char *name = job_name(
+				    cfg, n, vers[v], json_array_size(bases) > 1 || a->nconfigs > 0);
 				rc = bench_session_add(s, cfg, vers[v], name ? name : "job");
 				free(name);
 				json_decref(cfg);
@@ -895,7 +977,10 @@ static int bench_main(bench_args *a)
 	int rc = bench_session_open(&s, &a->c);
 	if (!rc)
 		rc = add_bench_jobs(&s, a, bases, refl);
-	if (!rc && !bhive_dataset_has_expected(s.ds[0]))
+	int scored_all = 1;
+	for (size_t i = 0; !rc && i < s.nds; i++)
+		scored_all &= bhive_dataset_has_expected(s.ds[i]);
+	if (!rc && !scored_all)
 		fprintf(stderr, "bhive: note: the dataset has samples without an expected answer: "
 		                "they are run but not scored\n");
 	if (!rc) {

@@ -6,6 +6,7 @@
  * original's published figures, writes the plots, shows a short debate,
  * and stops the emulator again (Ctrl-C included).
  */
+#include "cli_bench.h"
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,7 +16,6 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "cli_bench.h"
 
 #define DEMO_MODEL "anthropic.claude-3-sonnet-20240229-v1:0"
 
@@ -24,21 +24,21 @@
  * Bedrock, DEMO_MODEL, self-reflection only: accuracy by rounds.
  */
 static const char published_source[] =
-	"published, real Bedrock: aws-samples/sample-genai-reflection-for-bedrock "
-	"examples/benchmarks";
-static const int published_rounds[] = { 0, 1, 2, 3, 5 };
+    "published, real Bedrock: aws-samples/sample-genai-reflection-for-bedrock "
+    "examples/benchmarks";
+static const int published_rounds[] = {0, 1, 2, 3, 5};
 static const struct {
 	const char *difficulty;
 	double accuracy[5];
 } published[] = {
-	{ "easy", { 0.84, 1.00, 1.00, 1.00, 1.00 } },
-	{ "medium", { 0.47, 0.55, 0.58, 0.61, 0.62 } },
-	{ "hard", { 0.22, 0.28, 0.30, 0.30, 0.31 } },
+    {"easy", {0.84, 1.00, 1.00, 1.00, 1.00}},
+    {"medium", {0.47, 0.55, 0.58, 0.61, 0.62}},
+    {"hard", {0.22, 0.28, 0.30, 0.30, 0.31}},
 };
 
-static const char *const debate_models[] = { "anthropic.claude-3-sonnet-20240229-v1:0",
-	                                     "anthropic.claude-3-haiku-20240307-v1:0",
-	                                     "meta.llama3-70b-instruct-v1:0" };
+static const char *const debate_models[] = {"anthropic.claude-3-sonnet-20240229-v1:0",
+                                            "anthropic.claude-3-haiku-20240307-v1:0",
+                                            "meta.llama3-70b-instruct-v1:0"};
 #define DEBATE_AGGREGATOR "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 typedef struct demo_args {
@@ -55,42 +55,52 @@ typedef struct emulator_proc {
 } emulator_proc;
 
 static const char demo_usage[] =
-	"usage: bhive demo [--samples N] [--plots DIR] [options]\n"
-	"\n"
-	"Runs the original's arithmetic benchmark (easy, medium, hard x 0, 1, 2, 3, 5 rounds of\n"
-	"reflection) on SIMULATED models served by a local bhive-emulator: no AWS account, no\n"
-	"cost. Prints the table beside the original's published figures from real Bedrock,\n"
-	"writes the plots and shows a short debate of three models with an aggregator.\n"
-	"\n"
-	"  --samples N               questions per difficulty (default 50)\n"
-	"  --plots DIR               where the PNG charts go (default ./bhive-demo)\n"
-	"  --time-scale X            simulated latency factor (default 0.05: quick)\n"
-	"  --debate-questions N      questions for the debate example (default 3; 0: none)\n"
-	"  --emulator PATH           the bhive-emulator binary (default: next to bhive,\n"
-	"                            $BHIVE_EMULATOR, then PATH)\n"
-	"  --store FILE              keep the results in FILE (default: a temporary file)\n"
-	"  --concurrency N           conversations in flight (default 64)\n"
-	"  --seed S                  seed of the questions and of the emulator (default 1)\n"
-	"  --output table|json|csv   the report's form on stdout (default table)\n"
-	"  --no-progress             no progress line\n";
+    "usage: bhive demo [--samples N] [--plots DIR] [options]\n"
+    "\n"
+    "Runs the original's arithmetic benchmark (easy, medium, hard x 0, 1, 2, 3, 5 rounds of\n"
+    "reflection) on SIMULATED models served by a local bhive-emulator: no AWS account, no\n"
+    "cost. Prints the table beside the original's published figures from real Bedrock,\n"
+    "writes the plots and shows a short debate of three models with an aggregator.\n"
+    "\n"
+    "  --samples N               questions per difficulty (default 50)\n"
+    "  --plots DIR               where the PNG charts go (default ./bhive-demo)\n"
+    "  --time-scale X            simulated latency factor (default 0.05: quick)\n"
+    "  --debate-questions N      questions for the debate example (default 3; 0: none)\n"
+    "  --emulator PATH           the bhive-emulator binary (default: next to bhive,\n"
+    "                            $BHIVE_EMULATOR, then PATH)\n"
+    "  --store FILE              keep the results in FILE (default: a temporary file)\n"
+    "  --concurrency N           conversations in flight (default 64)\n"
+    "  --seed S                  seed of the questions and of the emulator (default 1)\n"
+    "  --output table|json|csv   the report's form on stdout (default table)\n"
+    "  --no-progress             no progress line\n";
 
-enum { DOPT_SAMPLES = 1, DOPT_PLOTS, DOPT_TIME_SCALE, DOPT_DEBATE, DOPT_EMULATOR, DOPT_STORE,
-       DOPT_CONCURRENCY, DOPT_SEED, DOPT_OUTPUT, DOPT_NO_PROGRESS, DOPT_HELP };
+enum {
+	DOPT_SAMPLES = 1,
+	DOPT_PLOTS,
+	DOPT_TIME_SCALE,
+	DOPT_DEBATE,
+	DOPT_EMULATOR,
+	DOPT_STORE,
+	DOPT_CONCURRENCY,
+	DOPT_SEED,
+	DOPT_OUTPUT,
+	DOPT_NO_PROGRESS,
+	DOPT_HELP
+};
 
 static const struct option demo_options[] = {
-	{ "samples", required_argument, NULL, DOPT_SAMPLES },
-	{ "plots", required_argument, NULL, DOPT_PLOTS },
-	{ "time-scale", required_argument, NULL, DOPT_TIME_SCALE },
-	{ "debate-questions", required_argument, NULL, DOPT_DEBATE },
-	{ "emulator", required_argument, NULL, DOPT_EMULATOR },
-	{ "store", required_argument, NULL, DOPT_STORE },
-	{ "concurrency", required_argument, NULL, DOPT_CONCURRENCY },
-	{ "seed", required_argument, NULL, DOPT_SEED },
-	{ "output", required_argument, NULL, DOPT_OUTPUT },
-	{ "no-progress", no_argument, NULL, DOPT_NO_PROGRESS },
-	{ "help", no_argument, NULL, DOPT_HELP },
-	{ NULL, 0, NULL, 0 }
-};
+    {"samples", required_argument, NULL, DOPT_SAMPLES},
+    {"plots", required_argument, NULL, DOPT_PLOTS},
+    {"time-scale", required_argument, NULL, DOPT_TIME_SCALE},
+    {"debate-questions", required_argument, NULL, DOPT_DEBATE},
+    {"emulator", required_argument, NULL, DOPT_EMULATOR},
+    {"store", required_argument, NULL, DOPT_STORE},
+    {"concurrency", required_argument, NULL, DOPT_CONCURRENCY},
+    {"seed", required_argument, NULL, DOPT_SEED},
+    {"output", required_argument, NULL, DOPT_OUTPUT},
+    {"no-progress", no_argument, NULL, DOPT_NO_PROGRESS},
+    {"help", no_argument, NULL, DOPT_HELP},
+    {NULL, 0, NULL, 0}};
 
 static int whole(const char *opt, const char *v, long lo, long hi, long *out)
 {
@@ -104,14 +114,26 @@ static int whole(const char *opt, const char *v, long lo, long hi, long *out)
 static int demo_option(demo_args *a, int code, const char *v)
 {
 	switch (code) {
-	case DOPT_SAMPLES: return whole("--samples", v, 1, 100000, &a->c.default_samples);
-	case DOPT_DEBATE: return whole("--debate-questions", v, 0, 100, &a->debate_questions);
-	case DOPT_CONCURRENCY: return whole("--concurrency", v, 1, 100000, &a->c.concurrency);
-	case DOPT_SEED: return whole("--seed", v, 0, 0x7fffffffL, &a->c.seed);
-	case DOPT_PLOTS: a->c.plots_dir = v; return 0;
-	case DOPT_EMULATOR: a->emulator = v; return 0;
-	case DOPT_STORE: a->c.store_path = v; return 0;
-	case DOPT_NO_PROGRESS: a->c.progress = 0; return 0;
+	case DOPT_SAMPLES:
+		return whole("--samples", v, 1, 100000, &a->c.default_samples);
+	case DOPT_DEBATE:
+		return whole("--debate-questions", v, 0, 100, &a->debate_questions);
+	case DOPT_CONCURRENCY:
+		return whole("--concurrency", v, 1, 100000, &a->c.concurrency);
+	case DOPT_SEED:
+		return whole("--seed", v, 0, 0x7fffffffL, &a->c.seed);
+	case DOPT_PLOTS:
+		a->c.plots_dir = v;
+		return 0;
+	case DOPT_EMULATOR:
+		a->emulator = v;
+		return 0;
+	case DOPT_STORE:
+		a->c.store_path = v;
+		return 0;
+	case DOPT_NO_PROGRESS:
+		a->c.progress = 0;
+		return 0;
 	case DOPT_OUTPUT:
 		a->c.output = v;
 		if (!strcmp(v, "table") || !strcmp(v, "json") || !strcmp(v, "csv"))
@@ -123,7 +145,8 @@ static int demo_option(demo_args *a, int code, const char *v)
 			return 0;
 		cli_error("--time-scale needs a number >= 0, got \"%s\"", v);
 		return -1;
-	default: return -1;
+	default:
+		return -1;
 	}
 }
 
@@ -168,7 +191,8 @@ static char *find_emulator(const char *given)
 		self[n] = '\0';
 		char *slash = strrchr(self, '/');
 		if (slash && (size_t)(slash - self) + 16 < sizeof(self)) {
-			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self), "bhive-emulator");
+			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self),
+			         "bhive-emulator");
 			if (access(self, X_OK) == 0)
 				return strdup(self);
 		}
@@ -183,7 +207,7 @@ static int read_listening(int fd, char *url, size_t n)
 	char line[256];
 	size_t len = 0;
 	while (len + 1 < sizeof(line)) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = {fd, POLLIN, 0};
 		if (poll(&p, 1, 15000) <= 0 || read(fd, line + len, 1) != 1)
 			return -1;
 		if (line[len] == '\n')
@@ -230,8 +254,10 @@ static int start_emulator(emulator_proc *e, const demo_args *a)
 	int rc = e->pid > 0 ? read_listening(fds[0], e->url, sizeof(e->url)) : -1;
 	close(fds[0]);
 	if (rc)
-		cli_error("bhive-emulator (\"%s\") did not start: build it, put it next to bhive, or "
-		          "give --emulator PATH or BHIVE_EMULATOR", path);
+		cli_error(
+		    "bhive-emulator (\"%s\") did not start: build it, put it next to bhive, or "
+		    "give --emulator PATH or BHIVE_EMULATOR",
+		    path);
 	free(path);
 	return rc;
 }
@@ -261,8 +287,8 @@ static json_t *reference_series(void)
 	for (size_t d = 0; d < sizeof(published) / sizeof(published[0]); d++) {
 		json_t *pts = json_array();
 		for (size_t k = 0; k < 5; k++)
-			json_array_append_new(pts, json_pack("[i,f]", published_rounds[k],
-			                                     published[d].accuracy[k]));
+			json_array_append_new(
+			    pts, json_pack("[i,f]", published_rounds[k], published[d].accuracy[k]));
 		json_object_set_new(series, published[d].difficulty, pts);
 	}
 	return json_pack("{s:s, s:o}", "label", "published, real Bedrock", "series", series);
@@ -273,7 +299,8 @@ static const json_t *find_row(const json_t *report, const char *difficulty, int 
 	const json_t *rows = json_object_get(report, "rows");
 	for (size_t i = 0; i < json_array_size(rows); i++) {
 		const json_t *row = json_array_get(rows, i);
-		if (cli_jstr(row, "difficulty") && !strcmp(cli_jstr(row, "difficulty"), difficulty) &&
+		if (cli_jstr(row, "difficulty") &&
+		    !strcmp(cli_jstr(row, "difficulty"), difficulty) &&
 		    cli_jint(row, "reflections", -1) == rounds)
 			return row;
 	}
@@ -290,11 +317,13 @@ static void print_comparison(const json_t *report)
 	for (size_t d = 0; d < sizeof(published) / sizeof(published[0]); d++) {
 		printf("%-8s", published[d].difficulty);
 		for (size_t k = 0; k < 5; k++) {
-			const json_t *row = find_row(report, published[d].difficulty, published_rounds[k]);
+			const json_t *row =
+			    find_row(report, published[d].difficulty, published_rounds[k]);
 			const json_t *acc = json_object_get(row, "accuracy");
 			char here[16];
 			if (json_is_number(acc))
-				snprintf(here, sizeof(here), "%3.0f%%", 100.0 * json_number_value(acc));
+				snprintf(here, sizeof(here), "%3.0f%%",
+				         100.0 * json_number_value(acc));
 			else
 				snprintf(here, sizeof(here), "  -");
 			printf("   %s / %3.0f%%  ", here, 100.0 * published[d].accuracy[k]);
@@ -334,7 +363,7 @@ static void print_debate_result(const bhive_sample *smp, const bhive_result *r)
 /* Three SIMULATED models debate one round, an aggregator answers. */
 static int run_debate(bench_session *s, long n)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	json_t *cj = debate_config();
 	bhive_config *cfg = bhive_config_from_json(cj, &err);
 	bhive_dataset *ds = cfg ? bhive_dataset_arithmetic("medium", (size_t)n, 7, &err) : NULL;
@@ -391,7 +420,7 @@ static int demo_bench(demo_args *a, emulator_proc *emu)
 {
 	bench_session s;
 	json_t *report = NULL, *ref = reference_series();
-	static const char *const arith[] = { "easy", "medium", "hard" };
+	static const char *const arith[] = {"easy", "medium", "hard"};
 	a->c.arith = (const char **)arith;
 	a->c.narith = 3;
 	a->c.endpoint = emu->url;
@@ -452,7 +481,7 @@ static void remove_store(demo_args *a)
 int cmd_demo(int argc, char **argv)
 {
 	demo_args a;
-	emulator_proc emu = { 0 };
+	emulator_proc emu = {0};
 	memset(&a, 0, sizeof(a));
 	int rc = parse_demo(&a, argc, argv);
 	if (rc) {

@@ -6,10 +6,10 @@
  * early, and the report names the best configuration within budget and
  * the Pareto front of accuracy, cost and latency.
  */
+#include "cli_bench.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli_bench.h"
 
 typedef struct optimise_args {
 	bench_common c;
@@ -21,51 +21,62 @@ typedef struct optimise_args {
 } optimise_args;
 
 static const char optimise_usage[] =
-	"usage: bhive optimise (--dataset FILE.jsonl | --arithmetic D[:N]) (--grid FILE |\n"
-	"                      --model ID ...) [--max-cost-per-sample USD]\n"
-	"                      [--max-seconds-per-sample S] [options]\n"
-	"\n"
-	"Runs every configuration of a grid over the data at once and reports the best one\n"
-	"within the budget (highest accuracy, then lower cost, then lower latency) and the\n"
-	"Pareto front of accuracy, cost and latency. A configuration whose running mean over\n"
-	"the first samples already breaks the budget is stopped early. Every sample needs an\n"
-	"expected answer. Results go to the store: the same command again resumes.\n"
-	"\n"
-	"Grid (flags override the members of --grid):\n"
-	"  --grid FILE               {\"models\": [[\"a\"], [\"a\",\"b\"]], \"reflections\": [0,1,3],\n"
-	"                            \"aggregators\": [null, \"id\"], \"verifiers\": [null,\n"
-	"                            \"arithmetic\"], \"augment\": [\"none\", \"lexical\"], \"base\": {...}}\n"
-	"  --model ID                a single-model configuration (repeatable)\n"
-	"  --models A,B,...          a debate among these models (repeatable)\n"
-	"  --reflections LIST        e.g. 0,1,3 (default 0)\n"
-	"  --aggregators LIST        e.g. none,anthropic.claude-3-haiku-20240307-v1:0\n"
-	"  --verifier V              none | arithmetic | sql:DBFILE | cmd:COMMAND (repeatable)\n"
-	"  --augment LIST            none,lexical,semantic\n"
-	"\n"
-	"Budget:\n"
-	"  --max-cost-per-sample USD   mean cost per sample\n"
-	"  --max-seconds-per-sample S  mean wall time per sample\n"
-	"  --min-samples N           samples finished before a configuration can be stopped\n"
-	"                            early (default 5)\n"
-	"\n";
+    "usage: bhive optimise (--dataset FILE.jsonl | --arithmetic D[:N]) (--grid FILE |\n"
+    "                      --model ID ...) [--max-cost-per-sample USD]\n"
+    "                      [--max-seconds-per-sample S] [options]\n"
+    "\n"
+    "Runs every configuration of a grid over the data at once and reports the best one\n"
+    "within the budget (highest accuracy, then lower cost, then lower latency) and the\n"
+    "Pareto front of accuracy, cost and latency. A configuration whose running mean over\n"
+    "the first samples already breaks the budget is stopped early. Every sample needs an\n"
+    "expected answer. Results go to the store: the same command again resumes.\n"
+    "\n"
+    "Grid (flags override the members of --grid):\n"
+    "  --grid FILE               {\"models\": [[\"a\"], [\"a\",\"b\"]], \"reflections\": [0,1,3],\n"
+    "                            \"aggregators\": [null, \"id\"], \"verifiers\": [null,\n"
+    "                            \"arithmetic\"], \"augment\": [\"none\", \"lexical\"], \"base\": "
+    "{...}}\n"
+    "  --model ID                a single-model configuration (repeatable)\n"
+    "  --models A,B,...          a debate among these models (repeatable)\n"
+    "  --reflections LIST        e.g. 0,1,3 (default 0)\n"
+    "  --aggregators LIST        e.g. none,anthropic.claude-3-haiku-20240307-v1:0\n"
+    "  --verifier V              none | arithmetic | sql:DBFILE | cmd:COMMAND (repeatable)\n"
+    "  --augment LIST            none,lexical,semantic\n"
+    "\n"
+    "Budget:\n"
+    "  --max-cost-per-sample USD   mean cost per sample\n"
+    "  --max-seconds-per-sample S  mean wall time per sample\n"
+    "  --min-samples N           samples finished before a configuration can be stopped\n"
+    "                            early (default 5)\n"
+    "\n";
 
-enum { OOPT_GRID = 1, OOPT_MODEL, OOPT_MODELS, OOPT_REFLECTIONS, OOPT_AGGREGATORS,
-       OOPT_VERIFIER, OOPT_AUGMENT, OOPT_MAX_COST, OOPT_MAX_SECONDS, OOPT_MIN_SAMPLES,
-       OOPT_HELP };
+enum {
+	OOPT_GRID = 1,
+	OOPT_MODEL,
+	OOPT_MODELS,
+	OOPT_REFLECTIONS,
+	OOPT_AGGREGATORS,
+	OOPT_VERIFIER,
+	OOPT_AUGMENT,
+	OOPT_MAX_COST,
+	OOPT_MAX_SECONDS,
+	OOPT_MIN_SAMPLES,
+	OOPT_HELP
+};
 
 static const struct option optimise_own_options[] = {
-	{ "grid", required_argument, NULL, OOPT_GRID },
-	{ "model", required_argument, NULL, OOPT_MODEL },
-	{ "models", required_argument, NULL, OOPT_MODELS },
-	{ "reflections", required_argument, NULL, OOPT_REFLECTIONS },
-	{ "aggregators", required_argument, NULL, OOPT_AGGREGATORS },
-	{ "aggregator", required_argument, NULL, OOPT_AGGREGATORS },
-	{ "verifier", required_argument, NULL, OOPT_VERIFIER },
-	{ "augment", required_argument, NULL, OOPT_AUGMENT },
-	{ "max-cost-per-sample", required_argument, NULL, OOPT_MAX_COST },
-	{ "max-seconds-per-sample", required_argument, NULL, OOPT_MAX_SECONDS },
-	{ "min-samples", required_argument, NULL, OOPT_MIN_SAMPLES },
-	{ "help", no_argument, NULL, OOPT_HELP },
+    {"grid", required_argument, NULL, OOPT_GRID},
+    {"model", required_argument, NULL, OOPT_MODEL},
+    {"models", required_argument, NULL, OOPT_MODELS},
+    {"reflections", required_argument, NULL, OOPT_REFLECTIONS},
+    {"aggregators", required_argument, NULL, OOPT_AGGREGATORS},
+    {"aggregator", required_argument, NULL, OOPT_AGGREGATORS},
+    {"verifier", required_argument, NULL, OOPT_VERIFIER},
+    {"augment", required_argument, NULL, OOPT_AUGMENT},
+    {"max-cost-per-sample", required_argument, NULL, OOPT_MAX_COST},
+    {"max-seconds-per-sample", required_argument, NULL, OOPT_MAX_SECONDS},
+    {"min-samples", required_argument, NULL, OOPT_MIN_SAMPLES},
+    {"help", no_argument, NULL, OOPT_HELP},
 };
 
 static int push_str(const char ***arr, size_t *n, const char *v)
@@ -90,21 +101,35 @@ static int budget_value(const char *opt, const char *v, double *out)
 static int optimise_option(optimise_args *a, int code, const char *v)
 {
 	switch (code) {
-	case OOPT_GRID: a->grid_file = v; return 0;
-	case OOPT_MODEL: return push_str(&a->models, &a->nmodels, v);
-	case OOPT_MODELS: return push_str(&a->sets, &a->nsets, v);
-	case OOPT_VERIFIER: return push_str(&a->verifiers, &a->nverifiers, v);
-	case OOPT_REFLECTIONS: a->reflections = v; return 0;
-	case OOPT_AGGREGATORS: a->aggregators = v; return 0;
-	case OOPT_AUGMENT: a->augment = v; return 0;
-	case OOPT_MAX_COST: return budget_value("--max-cost-per-sample", v, &a->max_cost);
-	case OOPT_MAX_SECONDS: return budget_value("--max-seconds-per-sample", v, &a->max_seconds);
+	case OOPT_GRID:
+		a->grid_file = v;
+		return 0;
+	case OOPT_MODEL:
+		return push_str(&a->models, &a->nmodels, v);
+	case OOPT_MODELS:
+		return push_str(&a->sets, &a->nsets, v);
+	case OOPT_VERIFIER:
+		return push_str(&a->verifiers, &a->nverifiers, v);
+	case OOPT_REFLECTIONS:
+		a->reflections = v;
+		return 0;
+	case OOPT_AGGREGATORS:
+		a->aggregators = v;
+		return 0;
+	case OOPT_AUGMENT:
+		a->augment = v;
+		return 0;
+	case OOPT_MAX_COST:
+		return budget_value("--max-cost-per-sample", v, &a->max_cost);
+	case OOPT_MAX_SECONDS:
+		return budget_value("--max-seconds-per-sample", v, &a->max_seconds);
 	case OOPT_MIN_SAMPLES:
 		if (cli_parse_long(v, &a->min_samples) == 0 && a->min_samples >= 1)
 			return 0;
 		cli_error("--min-samples needs a whole number from 1, got \"%s\"", v);
 		return -1;
-	default: return bench_common_option(&a->c, code, v) ? -1 : 0;
+	default:
+		return bench_common_option(&a->c, code, v) ? -1 : 0;
 	}
 }
 
@@ -115,7 +140,8 @@ static int parse_optimise(optimise_args *a, int argc, char **argv)
 	int code, rc = opts ? 0 : -1;
 	if (opts) {
 		memcpy(opts, optimise_own_options, sizeof(optimise_own_options));
-		memcpy(opts + nown, bench_common_options, bench_common_options_count * sizeof(*opts));
+		memcpy(opts + nown, bench_common_options,
+		       bench_common_options_count * sizeof(*opts));
 	}
 	bench_common_init(&a->c);
 	a->min_samples = 5;
@@ -125,7 +151,9 @@ static int parse_optimise(optimise_args *a, int argc, char **argv)
 		if (code == OOPT_HELP || code == 'h')
 			rc = 1;
 		else if (code == '?' || code == ':')
-			rc = (cli_error("unknown option or missing value: \"%s\"", argv[optind - 1]), -1);
+			rc =
+			    (cli_error("unknown option or missing value: \"%s\"", argv[optind - 1]),
+			     -1);
 		else if (optimise_option(a, code, optarg))
 			rc = -1;
 	}
@@ -142,7 +170,7 @@ static json_t *word_list(const char *text, int none_is_null)
 	char *copy = strdup(text), *save = NULL;
 	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
 		json_array_append_new(list, none_is_null && !strcmp(t, "none") ? json_null()
-		                                                             : json_string(t));
+		                                                               : json_string(t));
 	free(copy);
 	return list;
 }
@@ -172,8 +200,8 @@ static int grid_flags(const optimise_args *a, json_t *grid)
 		json_t *v = json_array();
 		for (size_t i = 0; i < a->nverifiers; i++)
 			json_array_append_new(v, strcmp(a->verifiers[i], "none")
-			                                 ? json_string(a->verifiers[i])
-			                                 : json_null());
+			                             ? json_string(a->verifiers[i])
+			                             : json_null());
 		json_object_set_new(grid, "verifiers", v);
 	}
 	return 0;
@@ -191,7 +219,7 @@ static json_t *build_grid(const optimise_args *a)
 		json_decref(grid);
 		return NULL;
 	}
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	json_t *points = grid ? bhive_grid_expand(grid, &err) : NULL;
 	if (grid && !points)
 		cli_error("grid: %s", err.message);
@@ -225,10 +253,12 @@ static void print_best(const json_t *report)
 		return;
 	}
 	const json_t *row = json_array_get(rows, (size_t)json_integer_value(best));
-	fprintf(stderr, "bhive: best within budget: %s (accuracy %.1f%%, $%.6f and %.2f s per "
-	                "sample; figures from %s)\n", cli_jstr(row, "name"),
-	        100.0 * cli_jnum(row, "accuracy", 0), cli_jnum(row, "mean_cost_usd", 0),
-	        cli_jnum(row, "mean_wall_ms", 0) / 1000.0, cli_jstr(report, "source"));
+	fprintf(stderr,
+	        "bhive: best within budget: %s (accuracy %.1f%%, $%.6f and %.2f s per "
+	        "sample; figures from %s)\n",
+	        cli_jstr(row, "name"), 100.0 * cli_jnum(row, "accuracy", 0),
+	        cli_jnum(row, "mean_cost_usd", 0), cli_jnum(row, "mean_wall_ms", 0) / 1000.0,
+	        cli_jstr(report, "source"));
 }
 
 static int optimise_main(optimise_args *a)
@@ -242,7 +272,8 @@ static int optimise_main(optimise_args *a)
 	if (!rc)
 		rc = add_points(&s, points);
 	if (!rc) {
-		bhive_runner_set_budget(s.runner, a->max_cost, a->max_seconds, (size_t)a->min_samples);
+		bhive_runner_set_budget(s.runner, a->max_cost, a->max_seconds,
+		                        (size_t)a->min_samples);
 		fprintf(stderr, "bhive: %zu configurations at once over %zu samples each\n",
 		        json_array_size(points), bhive_dataset_size(s.ds[0]));
 		rc = bench_session_run(&s, &report);

@@ -118,8 +118,10 @@ unsigned long bhive_hive_add(bhive_hive *h, const bhive_config *cfg, const json_
                              void *user_data, bhive_error *err)
 {
 	bhive_error_clear(err);
-	if (!h || !cfg)
-		return bh_error_set(err, BHIVE_ERR_INVALID, "a hive and a config are needed"), 0;
+	if (!h || !cfg) {
+		bh_error_set(err, BHIVE_ERR_INVALID, "a hive and a config are needed");
+		return 0;
+	}
 	if (bhive_config_validate(cfg, NULL, NULL, err))
 		return 0;
 	bh_conv *c = bh_conv_new(h, cfg, request, err);

@@ -29,6 +29,8 @@ typedef struct bh_call {
 #define LEXICAL_RATE 0.03
 
 static void conv_step(bh_conv *c);
+static void report_progress(bh_conv *c, const bh_call *call, const char *model,
+                            const char *answer, const json_t *response, const bhive_error *err);
 
 static const char *state_name(bh_conv_state s)
 {
@@ -243,6 +245,7 @@ static void rephrase_answer(bh_conv *c, const bh_call *call, json_t *response,
 	bhive_error e = { 0 };
 	char *text = response ? bhive_response_text(response) : NULL;
 	char *re = text ? bh_augment_parse_rephrased(text, &e) : NULL;
+	report_progress(c, call, c->res->slots[call->slot].model, re, response, err);
 	if (re)
 		set_first_user_text(c->res->slots[call->slot].history, re);
 	else
@@ -250,7 +253,6 @@ static void rephrase_answer(bh_conv *c, const bh_call *call, json_t *response,
 		                "rephrase failed: original prompt kept", conv_wall_ms(c));
 	bhive_free(text);
 	bh_free(re);
-	BH_UNUSED(err);
 }
 
 /* ---- rounds ------------------------------------------------------------ */
@@ -269,12 +271,19 @@ static void slot_add_instruction(bh_conv *c, bh_slot *s)
 	bh_free(ins);
 }
 
-/* The user turn a slot gets in round r > 0. */
+/*
+ * The user turn a slot gets in round r > 0: a reflection when it is alone
+ * (one model, or the last one left after the others failed), else the
+ * debate over the other slots' latest answers.
+ */
 static char *slot_round_prompt(bh_conv *c, size_t i)
 {
 	bhive_result *r = c->res;
-	if (r->nslots == 1)
-		return bh_prompt_reflect(c->cfg, r->slots[0].feedback, c->question);
+	size_t others = 0;
+	for (size_t j = 0; j < r->nslots; j++)
+		others += j != i && !r->slots[j].failed && r->slots[j].answer;
+	if (others == 0)
+		return bh_prompt_reflect(c->cfg, r->slots[i].feedback, c->question);
 	return bh_prompt_debate(c->cfg, r->slots, r->nslots, i, c->question);
 }
 

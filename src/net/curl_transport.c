@@ -14,7 +14,9 @@ typedef struct bh_xfer {
 	CURL *easy;
 	struct bh_xfer *next, *prev; /* active list, or free list (next only) */
 	bh_buf req_body;
-	struct curl_slist *req_headers;
+	bh_buf req_hdr;           /* request header lines, each NUL-terminated */
+	struct curl_slist *nodes; /* the header list over req_hdr */
+	size_t nodes_cap;
 	bh_buf body;
 	bh_buf hdr; /* response header lines, each NUL-terminated */
 	const char **hdr_ptrs;
@@ -118,6 +120,7 @@ static bh_xfer *xfer_get(bh_curl *c)
 		return NULL;
 	x->owner = c;
 	bh_buf_init(&x->req_body, 0);
+	bh_buf_init(&x->req_hdr, 0);
 	bh_buf_init(&x->body, 0);
 	bh_buf_init(&x->hdr, 0);
 	if (setup_easy(c, x)) {
@@ -130,7 +133,8 @@ static bh_xfer *xfer_get(bh_curl *c)
 static void xfer_destroy(bh_xfer *x)
 {
 	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->req_headers);
+	bh_free(x->nodes);
+	bh_buf_release(&x->req_hdr);
 	bh_buf_release(&x->req_body);
 	bh_buf_release(&x->body);
 	bh_buf_release(&x->hdr);
@@ -142,8 +146,6 @@ static void xfer_destroy(bh_xfer *x)
  * buffers large: those are dropped so a rare huge body is not kept. */
 static void xfer_put(bh_curl *c, bh_xfer *x)
 {
-	curl_slist_free_all(x->req_headers);
-	x->req_headers = NULL;
 	if (x->body.cap > BH_POOL_KEEP_BYTES)
 		bh_buf_release(&x->body);
 	if (x->req_body.cap > BH_POOL_KEEP_BYTES)
@@ -176,24 +178,33 @@ static void url_host(const char *url, char *out, size_t outsz)
 	out[n] = '\0';
 }
 
+/* The header list is built in the transfer's own memory and kept with it:
+ * libcurl only walks a curl_slist, and curl_slist_append would cost two
+ * allocations per header per request. The strings are copied, so the
+ * caller's may go away after send. */
 static int set_headers(bh_xfer *x, const bhive_http_request *req)
 {
-	struct curl_slist *l = NULL;
-	for (size_t i = 0; req->headers && req->headers[i]; i++) {
-		struct curl_slist *n = curl_slist_append(l, req->headers[i]);
-		if (!n)
-			goto nomem;
-		l = n;
-	}
+	size_t n = 0;
+	bh_buf_reset(&x->req_hdr);
+	for (; req->headers && req->headers[n]; n++)
+		if (bh_buf_puts(&x->req_hdr, req->headers[n]) || bh_buf_putc(&x->req_hdr, '\0'))
+			return BHIVE_ERR_NOMEM;
 	/* No "Expect: 100-continue" round trip before bodies over 1 KiB. */
-	struct curl_slist *n = curl_slist_append(l, "Expect:");
-	if (!n)
-		goto nomem;
-	x->req_headers = n;
+	if (bh_buf_puts(&x->req_hdr, "Expect:") || bh_buf_putc(&x->req_hdr, '\0'))
+		return BHIVE_ERR_NOMEM;
+	if (n + 1 > x->nodes_cap) {
+		struct curl_slist *p = bh_realloc(x->nodes, (n + 1) * sizeof(*p));
+		if (!p)
+			return BHIVE_ERR_NOMEM;
+		x->nodes = p;
+		x->nodes_cap = n + 1;
+	}
+	char *d = x->req_hdr.data;
+	for (size_t i = 0; i <= n; i++, d += strlen(d) + 1) {
+		x->nodes[i].data = d;
+		x->nodes[i].next = i < n ? &x->nodes[i + 1] : NULL;
+	}
 	return 0;
-nomem:
-	curl_slist_free_all(l);
-	return BHIVE_ERR_NOMEM;
 }
 
 static void set_method(bh_xfer *x, const bhive_http_request *req)
@@ -229,7 +240,7 @@ static int prepare(bh_xfer *x, const bhive_http_request *req)
 	x->last_ms = bh_now_ms();
 	url_host(req->url, x->host, sizeof(x->host));
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->nodes);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	/* Waiting for a connection to multiplex on only pays where HTTP/2 can
 	 * be negotiated, that is over TLS. */
