@@ -610,6 +610,10 @@ static int resolve_region(bhive_client *cl, const bhive_client_options *o, bhive
 	cl->region = bh_resolve_region(o->region, cl->cfg, &e);
 	if (cl->region)
 		return 0;
+	if (e.code != BHIVE_ERR_REGION) { /* a malformed region is never ignored */
+		bh_error_copy(err, &e);
+		return e.code;
+	}
 	bhive_error e2;
 	bhive_error_clear(&e2);
 	char *url =
