@@ -274,7 +274,8 @@ int bhive_source_is_simulated(const char *source);
 
 /* An aligned table: name, accuracy, mean cost, mean latency, tokens, n. */
 int bhive_report_write_table(FILE *out, const json_t *report);
-/* CSV (RFC 4180) with a first comment line "# source: ..." and a header row. */
+/* CSV (RFC 4180): a header row, then one row per configuration; the
+ * "source" column says where each row's figures came from. */
 int bhive_report_write_csv(FILE *out, const json_t *report);
 /* Indented JSON of the report. */
 int bhive_report_write_json(FILE *out, const json_t *report);

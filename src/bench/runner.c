@@ -390,7 +390,7 @@ static int run_loop(bhive_runner *r, bhive_error *err)
 	while (r->in_engine > 0) {
 		if (r->cancel >= 2)
 			return bh_error_set(err, BHIVE_ERR_CANCELLED, "the run was interrupted");
-		if (bhive_hive_perform(r->hive, 20) < 0)
+		if (bhive_hive_perform(r->hive, 5) < 0)
 			return bh_error_set(err, BHIVE_ERR_NETWORK, "the client loop failed");
 		if (drain_done(r, err) || fill(r, err))
 			return -1;
