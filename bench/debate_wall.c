@@ -15,6 +15,7 @@
  *
  * The models are simulated: the figures measure bhive, not Bedrock.
  */
+#include "bhive.h"
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "bhive.h"
 
 #define MODEL "anthropic.claude-3-haiku-20240307-v1:0"
 #define LATENCY_MS 100
@@ -133,7 +133,7 @@ static int cmp_double(const void *a, const void *b)
 static double print_rounds(const bhive_result *res)
 {
 	const json_t *trace = bhive_result_trace(res), *ev;
-	double start[8] = { 0 }, last_sent[8] = { 0 }, first_ans[8], last_ans[8] = { 0 };
+	double start[8] = {0}, last_sent[8] = {0}, first_ans[8], last_ans[8] = {0};
 	double engine = 0, agg_start = 0, agg_ans = 0;
 	size_t i;
 	for (int r = 0; r < 8; r++)
@@ -145,7 +145,8 @@ static double print_rounds(const bhive_result *res)
 		double t = json_number_value(json_object_get(ev, "t_ms"));
 		if (r < 0 || r >= 8 || !what)
 			continue;
-		if (json_integer_value(json_object_get(ev, "slot")) == -1 && strcmp(what, "round")) {
+		if (json_integer_value(json_object_get(ev, "slot")) == -1 &&
+		    strcmp(what, "round")) {
 			if (!strcmp(what, "aggregate"))
 				agg_start = t;
 			else if (!strcmp(what, "answered"))
@@ -182,7 +183,8 @@ static int bench_debate(bhive_client *c, int runs)
 	double ideal = (REFLECTIONS + 2) * LATENCY_MS, walls[64];
 	int ok = 0;
 	printf("debate: %d slots x %d rounds + aggregator, %d ms per call (simulated), "
-	       "ideal %.0f ms\n", SLOTS, REFLECTIONS + 1, LATENCY_MS, ideal);
+	       "ideal %.0f ms\n",
+	       SLOTS, REFLECTIONS + 1, LATENCY_MS, ideal);
 	for (int r = 0; r < runs && r < 64; r++) {
 		bhive_error err;
 		double t0 = now_ms();
@@ -196,7 +198,8 @@ static int bench_debate(bhive_client *c, int runs)
 		       bhive_result_calls(res), 100.0 * (walls[ok] - ideal) / ideal);
 		double eng = print_rounds(res);
 		printf("    engine's own time on the critical path (round start to last send, "
-		       "rounds 0-%d): %.0f ms\n", REFLECTIONS, eng);
+		       "rounds 0-%d): %.0f ms\n",
+		       REFLECTIONS, eng);
 		bhive_result_free(res);
 		ok++;
 	}
@@ -204,7 +207,8 @@ static int bench_debate(bhive_client *c, int runs)
 		qsort(walls, (size_t)ok, sizeof(double), cmp_double);
 		double med = walls[ok / 2];
 		printf("  median %.1f ms = %.1f%% over the ideal %.0f ms (goal <= 5%%): %s\n", med,
-		       100.0 * (med - ideal) / ideal, ideal, med <= ideal * 1.05 ? "met" : "missed");
+		       100.0 * (med - ideal) / ideal, ideal,
+		       med <= ideal * 1.05 ? "met" : "missed");
 	}
 	json_decref(req);
 	bhive_config_free(cfg);
@@ -234,7 +238,7 @@ static void bare_done(void *ud, json_t *resp, const bhive_error *err, const bhiv
 static double bench_bare(bhive_client *c, int n, int in_flight)
 {
 	json_t *req = question();
-	bare_state s = { c, req, n - in_flight, 0, 0 };
+	bare_state s = {c, req, n - in_flight, 0, 0};
 	double t0 = cpu_us(), w0 = now_ms();
 	for (int i = 0; i < in_flight && i < n; i++)
 		bhive_converse_start(c, MODEL, req, bare_done, &s, NULL);
@@ -285,8 +289,8 @@ static double bench_engine(bhive_client *c, int n, int in_flight, heap_peak *hea
 	}
 	double per = (cpu_us() - t0) / n;
 	printf("  hive engine:  %d conversations of 1 call, %d in flight: %.1f us CPU per "
-	       "conversation, %.0f ms wall%s\n", n, in_flight, per, now_ms() - w0,
-	       failed ? " (some failed)" : "");
+	       "conversation, %.0f ms wall%s\n",
+	       n, in_flight, per, now_ms() - w0, failed ? " (some failed)" : "");
 	json_decref(req);
 	bhive_config_free(cfg);
 	bhive_hive_free(h);
@@ -311,8 +315,8 @@ static void bench_debate_cpu(bhive_client *c, int runs)
 	}
 	double total = cpu_us() - t0;
 	printf("  debate:       %.0f us CPU per 32x4+1 conversation, %.1f us per call (%d calls; "
-	       "prompts grow with 31 other answers each round)\n", total / runs,
-	       calls ? total / calls : 0, calls);
+	       "prompts grow with 31 other answers each round)\n",
+	       total / runs, calls ? total / calls : 0, calls);
 	json_decref(req);
 	bhive_config_free(cfg);
 }
@@ -368,7 +372,7 @@ int main(int argc, char **argv)
 	int rc = bench_debate(c, runs);
 	printf("cpu (this process only; the emulator is another process):\n");
 	double bare = bench_bare(c, convs, inflight);
-	heap_peak heap = { 0 };
+	heap_peak heap = {0};
 	double engine = bench_engine(c, convs, inflight, &heap);
 	printf("  engine share: %.1f us CPU per conversation over the bare call\n", engine - bare);
 	bench_debate_cpu(c, runs);

@@ -170,11 +170,11 @@ optimise --dataset "$work/thirty.jsonl" --model test.bad-v1:0 --model test.ok-v1
 	--min-samples 3 --concurrency 2 --store "$work/opt.db" --output json \
 	--plots "$work/plots" >"$work/opt.json" 2>"$work/err.txt"
 expect_eq "$?" 0 "optimise exit"
-expect_eq "$(jq -r '.rows[.best].name' "$work/opt.json")" "test.good-v1:0 r=0" "best config"
-expect_eq "$(jq -r '.rows[] | select(.name == "test.pricey-v1:0 r=0") | .stopped_early' \
+expect_eq "$(jq -r '.rows[.best].name' "$work/opt.json")" "good r=0" "best config"
+expect_eq "$(jq -r '.rows[] | select(.name == "pricey r=0") | .stopped_early' \
 	"$work/opt.json")" true "pricey stopped early"
 expect_in "$work/err.txt" "stopped early after" "early stop said"
-expect_in "$work/err.txt" "best within budget: test.good-v1:0 r=0" "best said"
+expect_in "$work/err.txt" "best within budget: good r=0" "best said"
 pricey=$(curl -s "$url/_emulator/stats" | jq -r '.models["test.pricey-v1:0"] | add // 0')
 [ "$pricey" -lt 30 ] || fail "pricey ran all 30 samples ($pricey calls)"
 expect_eq "$(jq -r '[.pareto[] | tostring] | join(",")' "$work/opt.json")" "0,1,2" "pareto front"
@@ -192,6 +192,20 @@ bench --arithmetic easy --model test.good-v1:0 --reflections 1,x >/dev/null 2>&1
 expect_eq "$?" 2 "bad reflections"
 bench --arithmetic extreme --model test.good-v1:0 --store "$work/x.db" >/dev/null 2>&1
 expect_eq "$?" 2 "bad difficulty"
+
+# 9. demo: says SIMULATED first, finds the emulator next to bhive, prints the
+# table beside the published figures, and leaves no emulator running.
+"$BHIVE" demo --samples 3 --debate-questions 1 --no-progress --plots "$work/demo" \
+	--time-scale 0.01 --seed 7331 \
+	>"$work/demo.out" 2>"$work/demo.err"
+expect_eq "$?" 0 "demo exit"
+head -1 "$work/demo.out" | grep -q "SIMULATED" || fail "demo does not say SIMULATED first"
+expect_in "$work/demo.out" "^Figures from: $sim" "demo table source"
+expect_in "$work/demo.out" "^hard r=5 .* 3/3" "demo hard r=5 row"
+expect_in "$work/demo.out" "^medium .*/  47%" "demo published figures"
+expect_in "$work/demo.out" "debate answer" "demo debate"
+pgrep -f "time-scale 0.01 --seed 7331" >/dev/null &&
+	fail "demo left its emulator running"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_bench: all passed"

@@ -522,8 +522,13 @@ static void test_grid(void **state)
 	               0, NULL);
 	json_t *pts = bhive_grid_expand(g, &err);
 	assert_non_null(pts);
-	assert_int_equal(json_array_size(pts), 4 + 8);
-	const json_t *last = json_array_get(pts, 11);
+	/* a: r=0 without verifier, r=2 with and without; a+b: 2 x 2 x 2 */
+	assert_int_equal(json_array_size(pts), 3 + 8);
+	assert_string_equal(bh_json_str(json_array_get(pts, 0), "name"), "a r=0");
+	assert_string_equal(bh_json_str(json_array_get(pts, 1), "name"), "a r=2");
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(json_array_get(pts, 3), "config"), "vote")));
+	const json_t *last = json_array_get(pts, 10);
 	assert_string_equal(bh_json_str(last, "name"), "a+b r=2 agg=c ver=arithmetic");
 	assert_string_equal(bh_json_str(last, "verifier"), "arithmetic");
 	const json_t *cfg = json_object_get(last, "config");
@@ -532,6 +537,17 @@ static void test_grid(void **state)
 	bhive_config *c = bhive_config_from_json(cfg, &err);
 	assert_non_null(c);
 	bhive_config_free(c);
+	json_decref(pts);
+	json_decref(g);
+	/* Row names shorten model ids; configs keep them whole. */
+	g = json_loads("{\"models\": [\"us.anthropic.claude-3-haiku-20240307-v1:0\"]}", 0, NULL);
+	pts = bhive_grid_expand(g, &err);
+	assert_string_equal(bh_json_str(json_array_get(pts, 0), "name"),
+	                    "claude-3-haiku-20240307 r=0");
+	assert_string_equal(
+	    json_string_value(json_array_get(
+	        json_object_get(json_object_get(json_array_get(pts, 0), "config"), "models"), 0)),
+	    "us.anthropic.claude-3-haiku-20240307-v1:0");
 	json_decref(pts);
 	json_decref(g);
 	static const char *const bad[] = {

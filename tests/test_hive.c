@@ -7,26 +7,29 @@
  * counts, prompt contents, cache checkpoints, structured output and
  * failures.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+/* cmocka needs the four headers above first */
 #include <cmocka.h>
+
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
+
 #include "bhive.h"
 #include "util/util.h"
 
 #define Q "What is 2 + 2?"
-#define REFLECT                                                                              \
-	"\nPlease reiterate your answer by thinking step by step, making sure to state your " \
+#define REFLECT                                                                                    \
+	"\nPlease reiterate your answer by thinking step by step, making sure to state your "      \
 	"answer at the end of the response.\n"
 #define REMIND "\nAs a reminder, the original question is " Q
 #define FEEDBACK_INTRO "\nAn external verification function has added context to this answer: "
@@ -115,9 +118,8 @@ static json_t *requests_for(const emu *e, const char *model)
 {
 	json_t *all = emu_control(e, "GET", "requests"), *out = json_array(), *r;
 	size_t i;
-	json_array_foreach(all, i, r)
-		if (!model || bh_streq(bh_json_str(r, "model"), model))
-			json_array_append(out, json_object_get(r, "body"));
+	json_array_foreach(all, i, r) if (!model || bh_streq(bh_json_str(r, "model"), model))
+	    json_array_append(out, json_object_get(r, "body"));
 	json_decref(all);
 	return out;
 }
@@ -153,8 +155,7 @@ static json_t *question(void)
 }
 
 /* Runs one conversation; asserts on success unless want_code is set. */
-static bhive_result *run(bhive_client *c, const bhive_config *cfg, const json_t *req,
-                         int want_code)
+static bhive_result *run(bhive_client *c, const bhive_config *cfg, const json_t *req, int want_code)
 {
 	bhive_error err;
 	bhive_result *failed = NULL;
@@ -171,7 +172,8 @@ static bhive_result *run(bhive_client *c, const bhive_config *cfg, const json_t 
 }
 
 /* A scripted model answering its replies in order. */
-#define SCRIPTED(id, replies) "\"" id "\": {\"kind\": \"scripted\", \"script\": {\"replies\": [" replies "]}}"
+#define SCRIPTED(id, replies)                                                                      \
+	"\"" id "\": {\"kind\": \"scripted\", \"script\": {\"replies\": [" replies "]}}"
 #define REPLY(t) "{\"text\": \"" t "\"}"
 
 /* ---- reflection -------------------------------------------------------- */
@@ -192,8 +194,12 @@ static char *echo_verifier(void *ud, const char *q, const char *answer, double *
 static void test_reflection(void **state)
 {
 	emu e;
-	emu_start(&e, "{\"models\": {" SCRIPTED("test.solo-v1:0", REPLY("r0") "," REPLY("r1") ","
-	                                        REPLY("r2") "," REPLY("r3")) "}}");
+	/* clang-format off */
+	emu_start(&e, "{\"models\": {"
+	              SCRIPTED("test.solo-v1:0", REPLY("r0") "," REPLY("r1") "," REPLY("r2") ","
+	                                         REPLY("r3"))
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	int vcalls = 0;
@@ -215,7 +221,8 @@ static void test_reflection(void **state)
 		if (i == 0)
 			continue;
 		char want[512];
-		snprintf(want, sizeof(want), REFLECT "\n" FEEDBACK_INTRO "checked [r%zu]" REMIND, i - 1);
+		snprintf(want, sizeof(want), REFLECT "\n" FEEDBACK_INTRO "checked [r%zu]" REMIND,
+		         i - 1);
 		assert_string_equal(last_user_text(json_array_get(sent, i)), want);
 	}
 	/* The history holds every turn, the last being the final answer. */
@@ -231,17 +238,19 @@ static void test_reflection(void **state)
 
 /* ---- debate and aggregation -------------------------------------------- */
 
-#define DEBATE_MODELS                                                                   \
-	SCRIPTED("test.a-v1:0", REPLY("a0") "," REPLY("a1") "," REPLY("a2")) ","          \
-	SCRIPTED("test.b-v1:0", REPLY("b0") "," REPLY("b1") "," REPLY("b2")) ","          \
-	SCRIPTED("test.c-v1:0", REPLY("c0") "," REPLY("c1") "," REPLY("c2")) ","          \
+/* clang-format off */
+#define DEBATE_MODELS                                                                  \
+	SCRIPTED("test.a-v1:0", REPLY("a0") "," REPLY("a1") "," REPLY("a2")) ","       \
+	SCRIPTED("test.b-v1:0", REPLY("b0") "," REPLY("b1") "," REPLY("b2")) ","       \
+	SCRIPTED("test.c-v1:0", REPLY("c0") "," REPLY("c1") "," REPLY("c2")) ","       \
 	SCRIPTED("test.agg-v1:0", REPLY("final"))
+/* clang-format on */
 
 /* n models x k rounds + aggregator = n(k+1)+1 calls; every debater sees every
  * other slot's latest answer and not its own; the aggregator the last round. */
 static void test_debate(void **state)
 {
-	static const char *const ids[] = { "test.a-v1:0", "test.b-v1:0", "test.c-v1:0" };
+	static const char *const ids[] = {"test.a-v1:0", "test.b-v1:0", "test.c-v1:0"};
 	static const char *const letters = "abc";
 	emu e;
 	emu_start(&e, "{\"models\": {" DEBATE_MODELS "}}");
@@ -274,7 +283,7 @@ static void test_debate(void **state)
 			assert_true(bh_starts_with(t, "\nThese are the recent answers"));
 			assert_true(bh_ends_with(t, REMIND));
 		}
-		char last[3] = { letters[i], '2', 0 };
+		char last[3] = {letters[i], '2', 0};
 		assert_string_equal(bhive_result_slot_answer(r, (size_t)i), last);
 		json_decref(sent);
 	}
@@ -290,10 +299,10 @@ static void test_debate(void **state)
 	                       "\n\nOne agent response: ```c2```\n" REMIND);
 	json_t *j = bhive_result_to_json(r);
 	assert_int_equal(json_array_size(json_object_get(j, "slots")), 3);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(j, "models"), "test.a-v1:0"),
-				 "calls")),
-	                 3);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_object_get(j, "models"), "test.a-v1:0"), "calls")),
+	    3);
 	json_decref(j);
 	json_decref(agg);
 	json_decref(req);
@@ -307,9 +316,13 @@ static void test_debate(void **state)
 static void test_vote(void **state)
 {
 	emu e;
-	emu_start(&e, "{\"models\": {" SCRIPTED("test.a-v1:0", REPLY("it is <answer>5</answer>")) ","
+	/* clang-format off */
+	emu_start(&e, "{\"models\": {"
+	              SCRIPTED("test.a-v1:0", REPLY("it is <answer>5</answer>")) ","
 	              SCRIPTED("test.b-v1:0", REPLY("sure: <answer>4</answer>")) ","
-	              SCRIPTED("test.c-v1:0", REPLY("<answer> 4 </answer> indeed")) "}}");
+	              SCRIPTED("test.c-v1:0", REPLY("<answer> 4 </answer> indeed"))
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.a-v1:0");
@@ -334,8 +347,11 @@ static void test_time_limit(void **state)
 {
 #define SLOW "{\"text\": \"<answer>4</answer>\", \"delay_ms\": 300}"
 	emu e;
-	emu_start(&e, "{\"models\": {" SCRIPTED("test.slow-v1:0", SLOW "," SLOW "," SLOW "," SLOW
-	                                        "," SLOW "," SLOW) "}}");
+	/* clang-format off */
+	emu_start(&e, "{\"models\": {"
+	              SCRIPTED("test.slow-v1:0", SLOW "," SLOW "," SLOW "," SLOW "," SLOW "," SLOW)
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.slow-v1:0");
@@ -373,13 +389,17 @@ static char *score_verifier(void *ud, const char *q, const char *answer, double 
 static void test_early_stop(void **state)
 {
 	emu e;
-	emu_start(&e, "{\"models\": {" SCRIPTED("test.same-v1:0", REPLY("x <answer>3</answer>") ","
-	                                        REPLY("y <answer>3</answer>") ","
-	                                        REPLY("z <answer>3</answer>") ","
-	                                        REPLY("w <answer>3</answer>")) ","
+	/* clang-format off */
+	emu_start(&e, "{\"models\": {"
+	              SCRIPTED("test.same-v1:0", REPLY("x <answer>3</answer>") ","
+	                                         REPLY("y <answer>3</answer>") ","
+	                                         REPLY("z <answer>3</answer>") ","
+	                                         REPLY("w <answer>3</answer>")) ","
 	              SCRIPTED("test.fix-v1:0", REPLY("<answer>5</answer>") ","
 	                                        REPLY("<answer>4</answer>") ","
-	                                        REPLY("<answer>4</answer>")) "}}");
+	                                        REPLY("<answer>4</answer>"))
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.same-v1:0");
@@ -418,17 +438,19 @@ static int count_points(const json_t *content)
 	size_t i;
 	json_t *b;
 	int n = 0;
-	json_array_foreach(content, i, b)
-		n += json_object_get(b, "cachePoint") != NULL;
+	json_array_foreach(content, i, b) n += json_object_get(b, "cachePoint") != NULL;
 	return n;
 }
 
 static void test_cache_points(void **state)
 {
 	emu e;
-	emu_start(&e, "{\"models\": {" SCRIPTED("test.solo-v1:0", REPLY("r0") "," REPLY("r1") ","
-	                                        REPLY("r2") "," REPLY("r3") "," REPLY("r4") ","
-	                                        REPLY("r5")) "}}");
+	/* clang-format off */
+	emu_start(&e, "{\"models\": {"
+	              SCRIPTED("test.solo-v1:0", REPLY("r0") "," REPLY("r1") "," REPLY("r2") ","
+	                                         REPLY("r3") "," REPLY("r4") "," REPLY("r5"))
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.solo-v1:0");
@@ -471,17 +493,23 @@ static void test_cache_points(void **state)
 
 /* ---- structured output ------------------------------------------------- */
 
-#define SCHEMA "{\"type\": \"object\", \"required\": [\"n\"], \"properties\": {\"n\": {\"type\": \"integer\"}}}"
+#define SCHEMA                                                                                     \
+	"{\"type\": \"object\", \"required\": [\"n\"], \"properties\": {\"n\": {\"type\": "        \
+	"\"integer\"}}}"
 
 static void test_structured_output(void **state)
 {
 	emu e;
+	/* clang-format off */
 	emu_start(&e, "{\"models\": {"
 	              SCRIPTED("test.json-v1:0", REPLY("here <json>{\\\"n\\\": 4}</json>") ","
-	                       REPLY("<json>{\\\"n\\\": \\\"four\\\"}</json>") ","
-	                       REPLY("<json>{\\\"n\\\": </json>") "," REPLY("no json at all")) ","
+	                                         REPLY("<json>{\\\"n\\\": \\\"four\\\"}</json>") ","
+	                                         REPLY("<json>{\\\"n\\\": </json>") ","
+	                                         REPLY("no json at all")) ","
 	              "\"test.native-v1:0\": {\"kind\": \"scripted\", \"native_json_schema\": true,"
-	              " \"script\": {\"replies\": [" REPLY("{\\\"n\\\": 7}") "]}}}}");
+	              " \"script\": {\"replies\": [" REPLY("{\\\"n\\\": 7}") "]}}"
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	json_t *schema = json_loads(SCHEMA, 0, NULL);
@@ -498,7 +526,7 @@ static void test_structured_output(void **state)
 	assert_null(json_object_get(json_array_get(sent, 0), "outputConfig"));
 	json_decref(sent);
 	/* Wrong type, broken JSON, no JSON: BHIVE_ERR_SCHEMA with the answer kept. */
-	static const char *const why[] = { "$.n", "structured output", "structured output" };
+	static const char *const why[] = {"$.n", "structured output", "structured output"};
 	for (int i = 0; i < 3; i++) {
 		r = run(c, cfg, req, BHIVE_ERR_SCHEMA);
 		assert_int_equal(bhive_result_code(r), BHIVE_ERR_SCHEMA);
@@ -519,8 +547,8 @@ static void test_structured_output(void **state)
 	r = run(c, cfg, req, 0);
 	assert_int_equal(json_integer_value(json_object_get(bhive_result_parsed(r), "n")), 7);
 	sent = requests_for(&e, NULL);
-	json_t *tf = json_object_get(json_object_get(json_array_get(sent, 0), "outputConfig"),
-	                             "textFormat");
+	json_t *tf =
+	    json_object_get(json_object_get(json_array_get(sent, 0), "outputConfig"), "textFormat");
 	assert_string_equal(bh_json_str(tf, "type"), "json_schema");
 	assert_string_equal(last_user_text(json_array_get(sent, 0)), Q);
 	json_decref(sent);
@@ -535,9 +563,10 @@ static void test_structured_output(void **state)
 
 /* ---- failures ---------------------------------------------------------- */
 
-#define FAILING                                                                                  \
-	"\"test.bad-v1:0\": {\"kind\": \"scripted\", \"script\": {\"rules\": [{\"regex\": \".\", "  \
-	"\"reply\": {\"error\": {\"status\": 429, \"type\": \"ThrottlingException\", \"message\": " \
+#define FAILING                                                                                    \
+	"\"test.bad-v1:0\": {\"kind\": \"scripted\", \"script\": {\"rules\": [{\"regex\": \".\", " \
+	"\"reply\": {\"error\": {\"status\": 429, \"type\": \"ThrottlingException\", "             \
+	"\"message\": "                                                                            \
 	"\"Too many requests, please wait before trying again.\"}}}]}}"
 
 /* One debater failing after its retries: a clear error, or with
@@ -557,7 +586,8 @@ static void test_slot_failure(void **state)
 	bhive_result *r = run(c, cfg, req, BHIVE_ERR_SERVICE);
 	const bhive_error *err = bhive_result_error(r);
 	assert_string_equal(err->error_type, "ThrottlingException");
-	assert_non_null(strstr(err->message, "model \"test.bad-v1:0\" returned ThrottlingException"));
+	assert_non_null(
+	    strstr(err->message, "model \"test.bad-v1:0\" returned ThrottlingException"));
 	assert_string_equal(bhive_result_stop_reason(r), "error");
 	assert_non_null(bhive_result_slot_error(r, 1));
 	assert_null(bhive_result_slot_error(r, 0));
@@ -596,10 +626,10 @@ static void test_slot_failure(void **state)
 
 /* ---- augmentation ------------------------------------------------------ */
 
-#define REPHRASER(id)                                                                        \
-	"\"" id "\": {\"kind\": \"scripted\", \"script\": {\"rules\": ["                      \
-	"{\"contains\": \"Rephrase the following prompt\", \"reply\": {\"text\": "             \
-	"\"<rephrased>Kindly add 2 and 2.</rephrased>\"}},"                                   \
+#define REPHRASER(id)                                                                              \
+	"\"" id "\": {\"kind\": \"scripted\", \"script\": {\"rules\": ["                           \
+	"{\"contains\": \"Rephrase the following prompt\", \"reply\": {\"text\": "                 \
+	"\"<rephrased>Kindly add 2 and 2.</rephrased>\"}},"                                        \
 	"{\"regex\": \".\", \"reply\": {\"text\": \"<answer>4</answer>\"}}]}}"
 
 /* Slot 0 keeps the original prompt; semantic rephrasing costs one call per
@@ -607,8 +637,12 @@ static void test_slot_failure(void **state)
 static void test_augment(void **state)
 {
 	emu e;
-	emu_start(&e, "{\"models\": {" REPHRASER("test.a-v1:0") "," REPHRASER("test.b-v1:0") ","
-	              REPHRASER("test.c-v1:0") "}}");
+	/* clang-format off */
+	emu_start(&e, "{\"models\": {"
+	              REPHRASER("test.a-v1:0") "," REPHRASER("test.b-v1:0") ","
+	              REPHRASER("test.c-v1:0")
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.a-v1:0");
@@ -640,7 +674,7 @@ static void test_augment(void **state)
 	json_t *all = requests_for(&e, NULL);
 	const char *texts[3];
 	for (int i = 0; i < 3; i++) {
-		static const char *const ids[] = { "test.a-v1:0", "test.b-v1:0", "test.c-v1:0" };
+		static const char *const ids[] = {"test.a-v1:0", "test.b-v1:0", "test.c-v1:0"};
 		json_t *one = requests_for(&e, ids[i]);
 		texts[i] = bh_strdup(last_user_text(json_array_get(one, 0)));
 		json_decref(one);
@@ -678,13 +712,16 @@ static char *length_verifier(void *ud, const char *q, const char *answer, double
 static void test_best_of_n(void **state)
 {
 	emu e;
+	/* clang-format off */
 	emu_start(&e, "{\"models\": {"
 	              SCRIPTED("test.a-v1:0", REPLY("<answer>5</answer>")) ","
 	              "\"test.b-v1:0\": {\"kind\": \"scripted\", \"script\": {\"replies\": ["
 	              "{\"text\": \"<answer>4</answer>\", \"reasoning\": \"two and two\"}]}},"
 	              SCRIPTED("test.c-v1:0", REPLY("<answer>5</answer>")) ","
 	              SCRIPTED("test.x-v1:0", REPLY("explode") "," REPLY("explode") ","
-	                                     REPLY("explode")) "}}");
+	                                      REPLY("explode"))
+	              "}}");
+	/* clang-format on */
 	bhive_client *c = client_for(&e, 1);
 	bhive_config *cfg = bhive_config_new();
 	bhive_config_add_model(cfg, "test.a-v1:0");
@@ -726,16 +763,16 @@ int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reflection),
-		cmocka_unit_test(test_debate),
-		cmocka_unit_test(test_vote),
-		cmocka_unit_test(test_time_limit),
-		cmocka_unit_test(test_early_stop),
-		cmocka_unit_test(test_cache_points),
-		cmocka_unit_test(test_structured_output),
-		cmocka_unit_test(test_slot_failure),
-		cmocka_unit_test(test_augment),
-		cmocka_unit_test(test_best_of_n),
+	    cmocka_unit_test(test_reflection),
+	    cmocka_unit_test(test_debate),
+	    cmocka_unit_test(test_vote),
+	    cmocka_unit_test(test_time_limit),
+	    cmocka_unit_test(test_early_stop),
+	    cmocka_unit_test(test_cache_points),
+	    cmocka_unit_test(test_structured_output),
+	    cmocka_unit_test(test_slot_failure),
+	    cmocka_unit_test(test_augment),
+	    cmocka_unit_test(test_best_of_n),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

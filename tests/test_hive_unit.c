@@ -5,13 +5,16 @@
  * with fixed usage) cost arithmetic against hand-computed figures and the
  * running limit.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+/* cmocka needs the four headers above first */
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <string.h>
+
 #include "bhive.h"
 #include "hive/hive_int.h"
 
@@ -40,16 +43,15 @@ static void test_reflect_prompt(void **state)
 
 static void test_debate_prompt(void **state)
 {
-	bh_slot s[3] = { { .answer = "A0" }, { .answer = "B0", .feedback = "fb-B" },
-		         { .answer = "C0" } };
+	bh_slot s[3] = {{.answer = "A0"}, {.answer = "B0", .feedback = "fb-B"}, {.answer = "C0"}};
 	char *p = bh_prompt_debate(NULL, s, 3, 1, Q);
 	assert_string_equal(
-		p, "\nThese are the recent answers to the same question from other agents:\n"
-		   "\n\nOne agent response: ```A0```"
-		   "\n\nOne agent response: ```C0```"
-		   "\n\n \nUse these opinions carefully as additional advice and examining each "
-		   "solution step by step, can you provide an updated answer? Make sure to state "
-		   "your answer at the end of the response.\n\n" REMIND);
+	    p, "\nThese are the recent answers to the same question from other agents:\n"
+	       "\n\nOne agent response: ```A0```"
+	       "\n\nOne agent response: ```C0```"
+	       "\n\n \nUse these opinions carefully as additional advice and examining each "
+	       "solution step by step, can you provide an updated answer? Make sure to state "
+	       "your answer at the end of the response.\n\n" REMIND);
 	bh_free(p);
 	/* Slot 0 sees B's feedback after B's answer; a failed slot is left out. */
 	s[2].failed = 1;
@@ -63,7 +65,7 @@ static void test_debate_prompt(void **state)
 
 static void test_aggregate_prompt_and_override(void **state)
 {
-	bh_slot s[2] = { { .answer = "x" }, { .answer = "y" } };
+	bh_slot s[2] = {{.answer = "x"}, {.answer = "y"}};
 	char *p = bh_prompt_aggregate(NULL, s, 2, Q);
 	assert_string_equal(p, "\nYou will see proposed answers to the following question from "
 	                       "multiple agents, please provide an aggregated final answer.\n"
@@ -86,11 +88,11 @@ static void test_vote_keys(void **state)
 	static const struct {
 		const char *answer, *key;
 	} cases[] = {
-		{ "so <answer>42</answer> and <answer> 7 </answer>", "7" },
-		{ "The result is 1,234.", "1234" },
-		{ "it is -17", "-17" },
-		{ "  plain words \n", "plain words" },
-		{ "x=3 then 4.5", "4.5" },
+	    {"so <answer>42</answer> and <answer> 7 </answer>", "7"},
+	    {"The result is 1,234.", "1234"},
+	    {"it is -17", "-17"},
+	    {"  plain words \n", "plain words"},
+	    {"x=3 then 4.5", "4.5"},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		char *k = bh_vote_key(cases[i].answer);
@@ -101,8 +103,7 @@ static void test_vote_keys(void **state)
 
 /* ---- config ------------------------------------------------------------ */
 
-static char *fake_verifier(void *ud, const char *q, const char *a, double *score,
-                           bhive_error *err)
+static char *fake_verifier(void *ud, const char *q, const char *a, double *score, bhive_error *err)
 {
 	return strdup("ok");
 }
@@ -129,18 +130,15 @@ static void test_validate(void **state)
 		int errors, warnings;
 		const char *text;
 	} cases[] = {
-		{ 0, 0, 0, 0, 0, 1, 0, "no models" },
-		{ 1, 0, 0, 1, 0, 1, 0, "verifier" },
-		{ 1, 2, 0, 1, 0, 0, 0, NULL },
-		{ 3, 1, 0, 0, 0, 0, 1, "without an aggregator" },
-		{ 3, 1, 0, 0, 1, 0, 0, NULL },
-		{ 1, 1, 1, 0, 0, 0, 1, "aggregator with one model" },
-		{ 2, 0, 1, 1, 0, 0, 0, NULL },
+	    {0, 0, 0, 0, 0, 1, 0, "no models"}, {1, 0, 0, 1, 0, 1, 0, "verifier"},
+	    {1, 2, 0, 1, 0, 0, 0, NULL},        {3, 1, 0, 0, 0, 0, 1, "without an aggregator"},
+	    {3, 1, 0, 0, 1, 0, 0, NULL},        {1, 1, 1, 0, 0, 0, 1, "aggregator with one model"},
+	    {2, 0, 1, 1, 0, 0, 0, NULL},
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
 		bhive_config *cfg = bhive_config_new();
 		bhive_error err;
-		diags d = { 0 };
+		diags d = {0};
 		for (int m = 0; m < cases[i].models; m++)
 			bhive_config_add_model(cfg, m ? "b" : "a");
 		bhive_config_set_reflections(cfg, cases[i].reflections);
@@ -190,8 +188,8 @@ static void test_config_json(void **state)
 	json_decref(j);
 
 	static const char *const bad[] = {
-		"{\"modles\": [\"x\"]}", "{\"num_reflections\": -1}", "{\"vote\": 1}",
-		"{\"augment\": \"loud\"}", "{\"models\": [3]}", "{\"prompts\": {\"x\": \"y\"}}",
+	    "{\"modles\": [\"x\"]}",   "{\"num_reflections\": -1}", "{\"vote\": 1}",
+	    "{\"augment\": \"loud\"}", "{\"models\": [3]}",         "{\"prompts\": {\"x\": \"y\"}}",
 	};
 	for (size_t i = 0; i < BH_ARRAY_LEN(bad); i++) {
 		j = json_loads(bad[i], 0, NULL);
@@ -205,7 +203,8 @@ static void test_config_json(void **state)
 
 static void test_cache_points(void **state)
 {
-	json_t *base = json_loads("{\"system\": [{\"text\": \"sys\"}], \"modelId\": \"x\"}", 0, NULL);
+	json_t *base =
+	    json_loads("{\"system\": [{\"text\": \"sys\"}], \"modelId\": \"x\"}", 0, NULL);
 	json_t *msgs = json_array();
 	for (int i = 0; i < 7; i++) {
 		char t[16];
@@ -221,7 +220,8 @@ static void test_cache_points(void **state)
 	json_t *m = json_object_get(req, "messages");
 	assert_int_equal(json_array_size(json_object_get(json_array_get(m, 0), "content")), 1);
 	for (int i = 2; i <= 6; i += 2)
-		assert_int_equal(json_array_size(json_object_get(json_array_get(m, i), "content")), 2);
+		assert_int_equal(json_array_size(json_object_get(json_array_get(m, i), "content")),
+		                 2);
 	assert_int_equal(json_array_size(json_object_get(json_array_get(m, 1), "content")), 1);
 	/* The caller's own messages were not touched. */
 	json_decref(req);
@@ -269,7 +269,7 @@ static int fake_send(void *ud, const bhive_http_request *req, bhive_http_done_fn
 {
 	fake_net *f = ud;
 	assert_true(f->n < 256);
-	f->calls[f->n++] = (pending_call){ done, call_ud, url_model(req->url) };
+	f->calls[f->n++] = (pending_call){done, call_ud, url_model(req->url)};
 	f->total++;
 	if (f->n > f->max_inflight)
 		f->max_inflight = f->n;
@@ -293,22 +293,20 @@ static int fake_poll(void *ud, long timeout_ms)
 		         "\"cacheReadInputTokens\":2000,\"cacheWriteInputTokens\":400,"
 		         "\"totalTokens\":3900},\"metrics\":{\"latencyMs\":250}}",
 		         batch[i].model);
-		const char *hdrs[] = { "Content-Type: application/json", NULL };
-		bhive_http_response resp = { 200, hdrs, body, strlen(body) };
+		const char *hdrs[] = {"Content-Type: application/json", NULL};
+		bhive_http_response resp = {200, hdrs, body, strlen(body)};
 		batch[i].done(batch[i].ud, &resp, NULL);
 		bh_free(batch[i].model);
 	}
 	return f->n;
 }
 
-static void fake_destroy(void *ud)
-{
-}
+static void fake_destroy(void *ud) {}
 
 static bhive_client *fake_client(fake_net *f)
 {
 	bhive_client_options o;
-	bhive_transport t = { f, fake_send, fake_poll, fake_destroy };
+	bhive_transport t = {f, fake_send, fake_poll, fake_destroy};
 	bhive_error err;
 	bhive_client_options_init(&o);
 	o.region = "us-east-1";
@@ -322,9 +320,9 @@ static bhive_client *fake_client(fake_net *f)
 	return c;
 }
 
-#define PRICES                                                                                \
-	"{\"models\": {\"test.alpha-v1:0\": {\"input\": 0.003, \"output\": 0.015, "           \
-	"\"cache_read\": 0.0003, \"cache_write\": 0.00375}, \"test.beta-v1:0\": {\"input\": " \
+#define PRICES                                                                                     \
+	"{\"models\": {\"test.alpha-v1:0\": {\"input\": 0.003, \"output\": 0.015, "                \
+	"\"cache_read\": 0.0003, \"cache_write\": 0.00375}, \"test.beta-v1:0\": {\"input\": "      \
 	"0.001, \"output\": 0.002, \"cache_read\": 0.0001, \"cache_write\": 0.00125}}}"
 
 /*
@@ -337,7 +335,7 @@ static bhive_client *fake_client(fake_net *f)
  */
 static void test_cost_hand_computed(void **state)
 {
-	fake_net f = { 0 };
+	fake_net f = {0};
 	bhive_client *client = fake_client(&f);
 	bhive_prices *prices = bhive_prices_new(NULL);
 	assert_int_equal(bhive_prices_load_string(prices, PRICES, strlen(PRICES), "test", NULL), 0);
@@ -347,8 +345,8 @@ static void test_cost_hand_computed(void **state)
 	bhive_config_add_model(cfg, "test.beta-v1:0");
 	bhive_config_set_aggregator(cfg, "test.alpha-v1:0");
 	bhive_config_set_prices(cfg, prices);
-	json_t *req = json_pack("{s:[{s:s,s:[{s:s}]}]}", "messages", "role", "user", "content",
-	                        "text", Q);
+	json_t *req =
+	    json_pack("{s:[{s:s,s:[{s:s}]}]}", "messages", "role", "user", "content", "text", Q);
 	bhive_error err;
 	bhive_result *r = bhive_hive_converse(client, cfg, req, NULL, &err);
 	assert_non_null(r);
@@ -365,8 +363,9 @@ static void test_cost_hand_computed(void **state)
 	bhive_usage u = bhive_result_usage(r);
 	assert_int_equal(u.input_tokens, 4000);
 	json_t *j = bhive_result_to_json(r);
-	assert_float_equal(json_real_value(json_object_get(json_object_get(j, "cost"), "total_usd")),
-	                   0.0405, 1e-12);
+	assert_float_equal(
+	    json_real_value(json_object_get(json_object_get(j, "cost"), "total_usd")), 0.0405,
+	    1e-12);
 	json_decref(j);
 	bhive_result_free(r);
 
@@ -394,7 +393,7 @@ static void test_cost_hand_computed(void **state)
 /* Many conversations under a running limit: all finish, never more in flight. */
 static void test_running_limit(void **state)
 {
-	fake_net f = { 0 };
+	fake_net f = {0};
 	bhive_client *client = fake_client(&f);
 	bhive_hive *h = bhive_hive_new(client, NULL);
 	bhive_config *cfg = bhive_config_new();
@@ -403,11 +402,12 @@ static void test_running_limit(void **state)
 	bhive_config_set_reflections(cfg, 2);
 	bhive_config_set_vote(cfg, 1);
 	bhive_hive_set_max_running(h, 3);
-	json_t *req = json_pack("{s:[{s:s,s:[{s:s}]}]}", "messages", "role", "user", "content",
-	                        "text", Q);
-	int seen[41] = { 0 };
+	json_t *req =
+	    json_pack("{s:[{s:s,s:[{s:s}]}]}", "messages", "role", "user", "content", "text", Q);
+	int seen[41] = {0};
 	for (int i = 1; i <= 40; i++)
-		assert_int_equal(bhive_hive_add(h, cfg, req, (void *)(intptr_t)i, NULL), (unsigned long)i);
+		assert_int_equal(bhive_hive_add(h, cfg, req, (void *)(intptr_t)i, NULL),
+		                 (unsigned long)i);
 	assert_int_equal(bhive_hive_pending(h), 40);
 	assert_int_equal(bhive_hive_perform(h, -1), 0);
 	assert_true(f.max_inflight <= 3 * 2);
@@ -435,15 +435,15 @@ static void test_running_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reflect_prompt),
-		cmocka_unit_test(test_debate_prompt),
-		cmocka_unit_test(test_aggregate_prompt_and_override),
-		cmocka_unit_test(test_vote_keys),
-		cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_config_json),
-		cmocka_unit_test(test_cache_points),
-		cmocka_unit_test(test_cost_hand_computed),
-		cmocka_unit_test(test_running_limit),
+	    cmocka_unit_test(test_reflect_prompt),
+	    cmocka_unit_test(test_debate_prompt),
+	    cmocka_unit_test(test_aggregate_prompt_and_override),
+	    cmocka_unit_test(test_vote_keys),
+	    cmocka_unit_test(test_validate),
+	    cmocka_unit_test(test_config_json),
+	    cmocka_unit_test(test_cache_points),
+	    cmocka_unit_test(test_cost_hand_computed),
+	    cmocka_unit_test(test_running_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

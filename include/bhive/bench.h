@@ -285,8 +285,9 @@ int bhive_report_write_json(FILE *out, const json_t *report);
  * accuracy.png (accuracy against reflection rounds, one line per
  * difficulty or dataset), tradeoff.png (mean latency against mean cost,
  * colour = accuracy) and pareto.png (the Pareto front of accuracy against
- * cost). reference, when not NULL, is {"label": "...", "series": {"easy":
- * [[rounds, accuracy], ...], ...}} drawn dashed beside the measured lines.
+ * cost, one front per difficulty or dataset). reference, when not NULL,
+ * is {"label": "...", "series": {"easy": [[rounds, accuracy], ...], ...}},
+ * drawn dashed beside the measured lines.
  * Writes the names of the files made into *written (a new array, may be
  * NULL). BHIVE_ERR_IO when gnuplot is missing or fails (the message says so).
  */
@@ -302,8 +303,10 @@ int bhive_report_plot(const json_t *report, const json_t *reference, const char 
  *    "verifiers": [null, "arithmetic"], "augment": ["none", "lexical"],
  *    "base": {config members every configuration shares}}
  * Returns an array of {"name": "...", "config": {...}, "verifier": name|null}
- * (a new reference), or NULL with err. Aggregators are skipped for single
- * models (where they add nothing) and augmentation too.
+ * (a new reference), or NULL with err. Combinations that add nothing are
+ * left out: an aggregator or augmentation for a single model, a verifier
+ * for a single model without reflections. Several models without an
+ * aggregator answer by majority vote.
  */
 json_t *bhive_grid_expand(const json_t *grid, bhive_error *err);
 

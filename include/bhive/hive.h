@@ -21,13 +21,13 @@
  * its results belong to the thread that runs its client.
  */
 
-#include <stddef.h>
-#include <stdint.h>
-#include <jansson.h>
 #include "client.h"
 #include "cost.h"
 #include "error.h"
 #include "verify.h"
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,8 +39,8 @@ typedef struct bhive_config bhive_config;
 
 typedef enum bhive_augment {
 	BHIVE_AUGMENT_NONE = 0,
-	BHIVE_AUGMENT_LEXICAL = 1,  /* keyboard, OCR and spelling-style typos per extra slot */
-	BHIVE_AUGMENT_SEMANTIC = 2  /* each extra slot's model rephrases the prompt first */
+	BHIVE_AUGMENT_LEXICAL = 1, /* keyboard, OCR and spelling-style typos per extra slot */
+	BHIVE_AUGMENT_SEMANTIC = 2 /* each extra slot's model rephrases the prompt first */
 } bhive_augment;
 
 /* The prompt templates of docs/PROMPTS.md, each overridable. */
@@ -176,18 +176,18 @@ const bhive_error *bhive_result_slot_error(const bhive_result *r, size_t i);
 
 /* Accounting per model id (slots of one id and the aggregator summed). */
 typedef struct bhive_model_stats {
-	const char *model_id;       /* borrowed from the result */
+	const char *model_id; /* borrowed from the result */
 	int calls;
 	bhive_usage usage;
-	double latency_ms;          /* sum of metrics.latencyMs */
-	bhive_cost cost;            /* cost.unknown = 1 when the table lacks the id */
+	double latency_ms; /* sum of metrics.latencyMs */
+	bhive_cost cost;   /* cost.unknown = 1 when the table lacks the id */
 } bhive_model_stats;
 size_t bhive_result_model_count(const bhive_result *r);
 /* Fills *out for model i; 0 or BHIVE_ERR_INVALID past the end. */
 int bhive_result_model_stats(const bhive_result *r, size_t i, bhive_model_stats *out);
-bhive_usage bhive_result_usage(const bhive_result *r);   /* all models summed */
-double bhive_result_cost_usd(const bhive_result *r);     /* known prices summed */
-int bhive_result_cost_unknown(const bhive_result *r);    /* 1 if any model lacked a price */
+bhive_usage bhive_result_usage(const bhive_result *r); /* all models summed */
+double bhive_result_cost_usd(const bhive_result *r);   /* known prices summed */
+int bhive_result_cost_unknown(const bhive_result *r);  /* 1 if any model lacked a price */
 
 /* The last Converse response received (the aggregator's when there is one)
  * exactly as the service sent it; borrowed. NULL when none arrived. */
@@ -209,14 +209,14 @@ typedef struct bhive_hive bhive_hive;
  */
 typedef struct bhive_progress {
 	unsigned long conversation;
-	int slot;                    /* -1: aggregator, -2: rephrasing for augmentation */
+	int slot; /* -1: aggregator, -2: rephrasing for augmentation */
 	int round;
 	const char *model_id;
 	const char *answer;
 	long long input_tokens;
 	long long output_tokens;
-	double latency_ms;           /* metrics.latencyMs */
-	double wall_ms;              /* since the conversation started */
+	double latency_ms; /* metrics.latencyMs */
+	double wall_ms;    /* since the conversation started */
 	const bhive_error *err;
 } bhive_progress;
 typedef void (*bhive_progress_fn)(void *ud, const bhive_progress *p);

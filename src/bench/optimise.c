@@ -77,17 +77,35 @@ static int check_grid_keys(const json_t *grid, bhive_error *err)
 	return 0;
 }
 
+/* A model id as a row label: without the provider, an inference-profile
+ * prefix and a "-v1:0" version ("us.anthropic.claude-3-haiku-20240307-v1:0"
+ * -> "claude-3-haiku-20240307"); the full id stays in the config. */
+static void short_model(bh_buf *b, const char *id)
+{
+	char base[160];
+	bhive_model_base_id(id, base, sizeof(base));
+	const char *s = strchr(base, '.') ? strchr(base, '.') + 1 : base;
+	const char *v = strrchr(s, '-');
+	size_t n = v && v != s && v[1] == 'v' && strchr(v, ':') ? (size_t)(v - s) : strlen(s);
+	bh_buf_append(b, s, n);
+}
+
 /* A short name: "a+b r=2 agg=c ver=arithmetic aug=lexical". */
 static char *config_name(const json_t *set, json_int_t k, const char *agg, const char *ver,
                          const char *aug)
 {
 	bh_buf b;
 	bh_buf_init(&b, 0);
-	for (size_t i = 0; i < json_array_size(set); i++)
-		bh_buf_printf(&b, "%s%s", i ? "+" : "", json_string_value(json_array_get(set, i)));
+	for (size_t i = 0; i < json_array_size(set); i++) {
+		if (i)
+			bh_buf_putc(&b, '+');
+		short_model(&b, json_string_value(json_array_get(set, i)));
+	}
 	bh_buf_printf(&b, " r=%" JSON_INTEGER_FORMAT, k);
-	if (agg)
-		bh_buf_printf(&b, " agg=%s", agg);
+	if (agg) {
+		bh_buf_puts(&b, " agg=");
+		short_model(&b, agg);
+	}
 	if (ver)
 		bh_buf_printf(&b, " ver=%s", ver);
 	if (aug && strcmp(aug, "none"))
@@ -101,13 +119,16 @@ static json_t *grid_point(const grid_axes *g, const json_t *set, const json_t *k
 {
 	size_t nm = json_array_size(set);
 	const char *aug_s = json_string_value(aug);
-	if ((nm == 1 && json_is_string(agg)) || (nm == 1 && aug_s && strcmp(aug_s, "none")))
+	if ((nm == 1 && json_is_string(agg)) || (nm == 1 && aug_s && strcmp(aug_s, "none")) ||
+	    (nm == 1 && json_integer_value(k) == 0 && json_is_string(ver)))
 		return NULL;
 	json_t *cfg = g->base ? json_deep_copy(g->base) : json_object();
 	json_object_set(cfg, "models", (json_t *)set);
 	json_object_set(cfg, "num_reflections", (json_t *)k);
 	if (json_is_string(agg))
 		json_object_set(cfg, "aggregator", (json_t *)agg);
+	else if (nm > 1 && !json_object_get(cfg, "vote"))
+		json_object_set_new(cfg, "vote", json_true());
 	if (aug_s)
 		json_object_set(cfg, "augment", (json_t *)aug);
 	char *name = config_name(set, json_integer_value(k), json_string_value(agg),

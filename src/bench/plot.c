@@ -227,43 +227,72 @@ static size_t sorted_by_cost(const json_t *rows, size_t *idx)
 	return n;
 }
 
-/* Every configuration in grey, the front of accuracy against cost joined. */
-static int plot_pareto(plot_ctx *pc, const json_t *rows)
+/* One group's front of accuracy against cost: the rows no cheaper row of
+ * the group matches in accuracy, into a data file; its plot clause goes
+ * into plots. Returns the rows of the group written to fa. */
+static size_t group_front(plot_ctx *pc, const json_t *rows, const size_t *idx, size_t n,
+                          const char *group, FILE *fa, bh_buf *plots)
 {
-	size_t *idx = bh_calloc(json_array_size(rows) + 1, sizeof(*idx));
-	char all[128], front[128], label[96];
-	FILE *fa = idx ? data_file(pc, all, sizeof(all)) : NULL;
-	FILE *ff = fa ? data_file(pc, front, sizeof(front)) : NULL;
-	size_t n = idx ? sorted_by_cost(rows, idx) : 0;
+	char path[128], label[96], name[128];
+	FILE *ff = data_file(pc, path, sizeof(path));
 	double best = -1;
+	size_t written = 0;
 	for (size_t k = 0; ff && k < n; k++) {
 		const json_t *row = json_array_get(rows, idx[k]);
+		if (strcmp(row_group(row), group))
+			continue;
 		double acc = 100.0 * bh_json_num(row, "accuracy", 0),
 		       cost = bh_json_num(row, "mean_cost_usd", 0);
 		plot_label(bh_json_str(row, "name"), label, sizeof(label));
 		fprintf(fa, "%.9f %.4f\n", cost, acc);
+		written++;
 		if (acc > best) {
 			fprintf(ff, "%.9f %.4f \"%s\"\n", cost, acc, label);
 			best = acc;
 		}
 	}
-	if (fa)
-		fclose(fa);
 	if (ff)
 		fclose(ff);
+	plot_label(group, name, sizeof(name));
+	if (written)
+		bh_buf_printf(
+		    plots,
+		    ", '%s' using 1:2 with linespoints pt 7 ps 1.5 lw 2 title \"front: %s\", "
+		    "'' using 1:2:3 with labels offset 0,1.2 font ',8' notitle",
+		    path, name);
+	return written;
+}
+
+/* Every configuration in grey; the front of each group (difficulty or
+ * dataset) joined: a front across different data would mean nothing. */
+static int plot_pareto(plot_ctx *pc, const json_t *rows)
+{
+	size_t *idx = bh_calloc(json_array_size(rows) + 1, sizeof(*idx));
+	char all[128];
+	FILE *fa = idx ? data_file(pc, all, sizeof(all)) : NULL;
+	size_t n = fa ? sorted_by_cost(rows, idx) : 0;
+	json_t *groups = groups_of(rows);
+	bh_buf plots;
+	bh_buf_init(&plots, 0);
+	for (size_t g = 0; fa && g < json_array_size(groups); g++)
+		group_front(pc, rows, idx, n, json_string_value(json_array_get(groups, g)), fa,
+		            &plots);
+	if (fa)
+		fclose(fa);
 	bh_free(idx);
-	if (!ff || n == 0)
-		return ff ? 0 : -1;
-	script_output(pc, "pareto.png", "Pareto front: accuracy against cost");
-	bh_buf_printf(&pc->script,
-	              "set xlabel 'mean cost per sample (USD)'\nset ylabel 'accuracy (%%)'\n"
-	              "set yrange [0:105]\nset offsets graph 0.05, graph 0.2, 0, 0\n"
-	              "plot '%s' using 1:2 with points pt 6 ps 1.5 lc rgb '#999999' title "
-	              "'configuration', '%s' using 1:2 with linespoints pt 7 ps 1.8 lw 2 lc rgb "
-	              "'#1a9641' title 'Pareto front', '' using 1:2:3 with labels offset 0,1.2 "
-	              "font ',8' notitle\n",
-	              all, front);
-	return 1;
+	json_decref(groups);
+	if (fa && n > 0) {
+		script_output(pc, "pareto.png", "Pareto front: accuracy against cost");
+		bh_buf_printf(
+		    &pc->script,
+		    "set xlabel 'mean cost per sample (USD)'\nset ylabel 'accuracy (%%)'\n"
+		    "set yrange [0:105]\nset offsets graph 0.05, graph 0.2, 0, 0\n"
+		    "plot '%s' using 1:2 with points pt 6 ps 1.5 lc rgb '#999999' title "
+		    "'configuration'%s\n",
+		    all, plots.data ? plots.data : "");
+	}
+	bh_buf_release(&plots);
+	return fa ? (n > 0) : -1;
 }
 
 /* Runs gnuplot on the script; its stderr lands in the temporary directory. */

@@ -417,7 +417,9 @@ int bhive_runner_run(bhive_runner *r, bhive_error *err)
 		return bh_error_set(err, BHIVE_ERR_INVALID, "a runner runs once");
 	if (!(r->hive = bhive_hive_new(r->client, err)))
 		return err ? err->code : BHIVE_ERR_NOMEM;
-	r->queue_ahead = r->concurrency / 4 + 4;
+	/* A short queue ahead covers the loop's slice; under a budget none, so
+	 * a job stopped early leaves nothing queued to pay for. */
+	r->queue_ahead = r->max_cost > 0 || r->max_seconds > 0 ? 0 : r->concurrency / 8 + 4;
 	bhive_hive_set_max_running(r->hive, r->concurrency);
 	r->started = bh_now_s();
 	report_progress(r, 0);

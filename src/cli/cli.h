@@ -5,15 +5,15 @@
 #ifndef BHIVE_CLI_H
 #define BHIVE_CLI_H
 
-#include <stddef.h>
-#include <jansson.h>
 #include "bhive.h"
+#include <jansson.h>
+#include <stddef.h>
 
 /* Exit codes of every subcommand. */
 enum {
 	CLI_EXIT_OK = 0,
-	CLI_EXIT_FAILURE = 1,  /* the service, the network, a verifier or the output failed */
-	CLI_EXIT_USAGE = 2     /* bad arguments or unreadable input files */
+	CLI_EXIT_FAILURE = 1, /* the service, the network, a verifier or the output failed */
+	CLI_EXIT_USAGE = 2    /* bad arguments or unreadable input files */
 };
 
 /* A subcommand: argv[0] is its name. Returns the process exit code. */

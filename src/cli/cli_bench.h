@@ -32,6 +32,7 @@ typedef struct bench_common {
 	int progress;         /* -1 auto, 0 off, 1 terminal line, 2 plain lines */
 	int quiet;            /* no "wrote ..." notes */
 	int require_expected; /* refuse samples without an expected answer (optimise) */
+	int temp_store;       /* the store is thrown away at the end (demo) */
 } bench_common;
 
 /* Everything a run holds, released by bench_session_close. */

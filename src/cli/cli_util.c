@@ -2,6 +2,7 @@
  * cli_util.c - small helpers of the bhive command: strict numbers, files,
  * JSON arguments, shell-like word splitting and the log level.
  */
+#include "cli.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "cli.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -112,8 +112,8 @@ json_t *cli_load_json_arg(const char *arg, const char *what)
 	json_t *v = json_loadb(text, len, 0, &je);
 	free(text);
 	if (!v)
-		cli_error("%s \"%s\" is not valid JSON: %s at line %d column %d", what, arg, je.text,
-		          je.line, je.column);
+		cli_error("%s \"%s\" is not valid JSON: %s at line %d column %d", what, arg,
+		          je.text, je.line, je.column);
 	return v;
 }
 
@@ -160,7 +160,7 @@ static int read_word(const char **pp, char *buf, size_t *len)
 
 char **cli_split_argv(const char *cmd)
 {
-	words w = { 0 };
+	words w = {0};
 	char *buf = malloc(strlen(cmd) + 1);
 	const char *p = cmd;
 	int bad = !buf;
@@ -189,8 +189,8 @@ void cli_free_argv(char **argv)
 
 int cli_set_log_level(const char *name)
 {
-	static const char *const names[] = { "off", "error", "warn", "warning", "info",
-		                             "debug", "trace" };
+	static const char *const names[] = {"off",  "error", "warn", "warning",
+	                                    "info", "debug", "trace"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcasecmp(name, names[i]) == 0)
 			return setenv("BHIVE_LOG_LEVEL", names[i], 1) ? -1 : 0;

@@ -9,6 +9,7 @@
  * verifier fail; the engine then reports it (or stops, with
  * --verifier-fatal).
  */
+#include "cli.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,7 +21,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "cli.h"
 
 #define VERIFIER_MAX_OUTPUT (1 << 20)
 
@@ -60,7 +60,7 @@ static void child_exec(const cli_verifier *v, int in_fd, int out_fd, const char 
 }
 
 typedef struct io_state {
-	int in_fd, out_fd;          /* our ends: write the answer, read feedback */
+	int in_fd, out_fd; /* our ends: write the answer, read feedback */
 	const char *answer;
 	size_t answer_len, written;
 	char *out;
@@ -102,7 +102,7 @@ static void io_write(io_state *io)
 static int io_loop(io_state *io, double deadline)
 {
 	for (;;) {
-		struct pollfd p[2] = { { io->out_fd, POLLIN, 0 }, { io->in_fd, POLLOUT, 0 } };
+		struct pollfd p[2] = {{io->out_fd, POLLIN, 0}, {io->in_fd, POLLOUT, 0}};
 		double left = deadline - now_s();
 		if (left <= 0)
 			return -1;
@@ -188,7 +188,7 @@ char *cli_verifier_run(void *ud, const char *question, const char *answer, doubl
                        bhive_error *err)
 {
 	const cli_verifier *v = ud;
-	io_state io = { .answer = answer ? answer : "", .in_fd = -1, .out_fd = -1 };
+	io_state io = {.answer = answer ? answer : "", .in_fd = -1, .out_fd = -1};
 	io.answer_len = strlen(io.answer);
 	double deadline = now_s() + (v->timeout_s > 0 ? v->timeout_s : 30);
 	pid_t pid = spawn(v, question, &io);
@@ -202,7 +202,8 @@ char *cli_verifier_run(void *ud, const char *question, const char *answer, doubl
 	close(io.out_fd);
 	int status = reap(pid, rc == 0 ? deadline : 0);
 	if (rc == -1 || status < 0)
-		set_error(err, "verifier \"%s\" timed out after %g s", v->cmdline, v->timeout_s > 0 ? v->timeout_s : 30);
+		set_error(err, "verifier \"%s\" timed out after %g s", v->cmdline,
+		          v->timeout_s > 0 ? v->timeout_s : 30);
 	else if (rc < 0)
 		set_error(err, "reading from verifier \"%s\" failed", v->cmdline);
 	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -684,7 +684,9 @@ int bench_session_run(bench_session *s, json_t **report)
 		cli_error("%s", err.message);
 	else
 		group_rows(s, *report);
-	if (s->interrupted)
+	if (s->interrupted && s->c->temp_store)
+		fprintf(stderr, "bhive: interrupted\n");
+	else if (s->interrupted)
 		fprintf(stderr,
 		        "bhive: interrupted: finished samples are in \"%s\"; run the same "
 		        "command again to resume\n",

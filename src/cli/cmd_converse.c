@@ -9,13 +9,13 @@
  * the whole result. Progress goes to stderr: a live line per answer on a
  * terminal, log lines otherwise.
  */
+#include "cli.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include "cli.h"
 
 typedef struct converse_args {
 	const char *prompt, *file, *cli_input, *config_file, *aggregator;
@@ -26,8 +26,8 @@ typedef struct converse_args {
 	long reflections, early_stop, max_attempts, max_tokens, augment_seed;
 	double verifier_timeout, max_seconds, connect_timeout, read_timeout, temperature;
 	int verifier_fatal, caching, vote, best_of_n, continue_on_failure, strict_prices;
-	int live;                   /* -1 auto, 0 off, 1 on */
-	int verbose;                /* log level info or more: progress lines off a terminal */
+	int live;    /* -1 auto, 0 off, 1 on */
+	int verbose; /* log level info or more: progress lines off a terminal */
 } converse_args;
 
 /* Everything a run holds, released in one place. */
@@ -43,128 +43,156 @@ typedef struct converse_run {
 } converse_run;
 
 static const char usage_text[] =
-	"usage: bhive converse [options] [PROMPT | -]\n"
-	"\n"
-	"Asks one or more Bedrock models through the hive engine: rounds of self-reflection\n"
-	"or debate, verifier feedback, an aggregator, with usage, latency and cost counted.\n"
-	"\n"
-	"Input:\n"
-	"  PROMPT                    the user message; \"-\" reads it from stdin\n"
-	"  --file F                  read the prompt from file F\n"
-	"  --cli-input-json J        a Converse request in the AWS CLI's shape, inline JSON or\n"
-	"                            a file (file://req.json): modelId, messages, system,\n"
-	"                            inferenceConfig, toolConfig, ... (passed through)\n"
-	"  --system TEXT             a system prompt\n"
-	"  --max-tokens N            inferenceConfig.maxTokens\n"
-	"  --temperature T           inferenceConfig.temperature\n"
-	"\n"
-	"Hive:\n"
-	"  --model ID                a model slot; repeat for a debate, repeat an id for samples\n"
-	"  --reflections N           rounds after the first answer (default 0)\n"
-	"  --aggregator ID           a model that writes the final answer from the last round\n"
-	"  --vote                    majority vote over the slots instead of an aggregator\n"
-	"  --best-of-n               the answer the verifier scores highest is final\n"
-	"  --early-stop K            stop once answers are unchanged for K rounds or verified\n"
-	"  --max-reasoning-seconds S no new round starts after S seconds (round 0 always runs)\n"
-	"  --prompt-caching          cachePoint blocks on the system prompt and user turns\n"
-	"  --schema FILE             structured output: a JSON Schema the answer must match\n"
-	"  --augment lexical|semantic  vary the prompt for every slot after the first\n"
-	"  --augment-seed N          seed for lexical augmentation (default 0)\n"
-	"  --continue-on-failure     a slot that fails leaves the debate instead of failing it\n"
-	"  --config FILE             a hive config as JSON (flags given here override it)\n"
-	"\n"
-	"Verifier:\n"
-	"  --verifier arithmetic     check the arithmetic in the question against the answer\n"
-	"  --verifier sql:DBFILE     run the answer's SQL read-only against a SQLite file\n"
-	"  --verifier-cmd CMD        run CMD (no shell; quotes split words): the answer on its\n"
-	"                            stdin, the question in $BHIVE_QUESTION, its stdout is the\n"
-	"                            feedback (a first line \"score: X\" gives a 0..1 score)\n"
-	"  --verifier-timeout S      time limit for each verifier run (default 30)\n"
-	"  --verifier-fatal          a failing verifier fails the run (default: reported,\n"
-	"                            and the model is told the verifier failed)\n"
-	"\n"
-	"Output:\n"
-	"  --output text|json|aws    text: the final answer alone (default); json: the whole\n"
-	"                            result; aws: the last Converse response as the AWS CLI\n"
-	"                            prints it\n"
-	"  --live / --no-live        the live view of each round on stderr (default: on a\n"
-	"                            terminal)\n"
-	"  --log-level L             off, error, warn, info, debug, trace (or BHIVE_LOG_LEVEL)\n"
-	"\n"
-	"AWS:\n"
-	"  --endpoint-url URL        e.g. a local bhive-emulator\n"
-	"  --region R, --profile P   as the AWS CLI takes them\n"
-	"  --retry-mode M            legacy, standard or adaptive\n"
-	"  --max-attempts N          attempts per call, retries included\n"
-	"  --connect-timeout S       seconds (default 60)\n"
-	"  --read-timeout S          seconds (default 300)\n"
-	"  --prices FILE             a price table merged over the built-in one\n"
-	"  --strict-prices           a model without a price is an error\n"
-	"\n"
-	"Examples:\n"
-	"  bhive converse --model anthropic.claude-3-haiku-20240307-v1:0 \"What is 2 + 2?\"\n"
-	"  bhive converse --model A --model B --reflections 2 --aggregator A --output json \\\n"
-	"      --file question.txt\n"
-	"  echo \"What is 17*23?\" | bhive converse --model A --reflections 3 \\\n"
-	"      --verifier arithmetic -\n"
-	"  bhive converse --model A --reflections 1 --verifier-cmd \"python3 check.py --strict\" \\\n"
-	"      \"Write a SQL query for ...\"\n"
-	"  bhive converse --cli-input-json file://request.json --endpoint-url "
-	"http://127.0.0.1:8080\n"
-	"\n"
-	"Exit status: 0 success; 1 the service, network, verifier or structured output failed;\n"
-	"2 bad arguments or unreadable input.\n";
+    "usage: bhive converse [options] [PROMPT | -]\n"
+    "\n"
+    "Asks one or more Bedrock models through the hive engine: rounds of self-reflection\n"
+    "or debate, verifier feedback, an aggregator, with usage, latency and cost counted.\n"
+    "\n"
+    "Input:\n"
+    "  PROMPT                    the user message; \"-\" reads it from stdin\n"
+    "  --file F                  read the prompt from file F\n"
+    "  --cli-input-json J        a Converse request in the AWS CLI's shape, inline JSON or\n"
+    "                            a file (file://req.json): modelId, messages, system,\n"
+    "                            inferenceConfig, toolConfig, ... (passed through)\n"
+    "  --system TEXT             a system prompt\n"
+    "  --max-tokens N            inferenceConfig.maxTokens\n"
+    "  --temperature T           inferenceConfig.temperature\n"
+    "\n"
+    "Hive:\n"
+    "  --model ID                a model slot; repeat for a debate, repeat an id for samples\n"
+    "  --reflections N           rounds after the first answer (default 0)\n"
+    "  --aggregator ID           a model that writes the final answer from the last round\n"
+    "  --vote                    majority vote over the slots instead of an aggregator\n"
+    "  --best-of-n               the answer the verifier scores highest is final\n"
+    "  --early-stop K            stop once answers are unchanged for K rounds or verified\n"
+    "  --max-reasoning-seconds S no new round starts after S seconds (round 0 always runs)\n"
+    "  --prompt-caching          cachePoint blocks on the system prompt and user turns\n"
+    "  --schema FILE             structured output: a JSON Schema the answer must match\n"
+    "  --augment lexical|semantic  vary the prompt for every slot after the first\n"
+    "  --augment-seed N          seed for lexical augmentation (default 0)\n"
+    "  --continue-on-failure     a slot that fails leaves the debate instead of failing it\n"
+    "  --config FILE             a hive config as JSON (flags given here override it)\n"
+    "\n"
+    "Verifier:\n"
+    "  --verifier arithmetic     check the arithmetic in the question against the answer\n"
+    "  --verifier sql:DBFILE     run the answer's SQL read-only against a SQLite file\n"
+    "  --verifier-cmd CMD        run CMD (no shell; quotes split words): the answer on its\n"
+    "                            stdin, the question in $BHIVE_QUESTION, its stdout is the\n"
+    "                            feedback (a first line \"score: X\" gives a 0..1 score)\n"
+    "  --verifier-timeout S      time limit for each verifier run (default 30)\n"
+    "  --verifier-fatal          a failing verifier fails the run (default: reported,\n"
+    "                            and the model is told the verifier failed)\n"
+    "\n"
+    "Output:\n"
+    "  --output text|json|aws    text: the final answer alone (default); json: the whole\n"
+    "                            result; aws: the last Converse response as the AWS CLI\n"
+    "                            prints it\n"
+    "  --live / --no-live        the live view of each round on stderr (default: on a\n"
+    "                            terminal)\n"
+    "  --log-level L             off, error, warn, info, debug, trace (or BHIVE_LOG_LEVEL)\n"
+    "\n"
+    "AWS:\n"
+    "  --endpoint-url URL        e.g. a local bhive-emulator\n"
+    "  --region R, --profile P   as the AWS CLI takes them\n"
+    "  --retry-mode M            legacy, standard or adaptive\n"
+    "  --max-attempts N          attempts per call, retries included\n"
+    "  --connect-timeout S       seconds (default 60)\n"
+    "  --read-timeout S          seconds (default 300)\n"
+    "  --prices FILE             a price table merged over the built-in one\n"
+    "  --strict-prices           a model without a price is an error\n"
+    "\n"
+    "Examples:\n"
+    "  bhive converse --model anthropic.claude-3-haiku-20240307-v1:0 \"What is 2 + 2?\"\n"
+    "  bhive converse --model A --model B --reflections 2 --aggregator A --output json \\\n"
+    "      --file question.txt\n"
+    "  echo \"What is 17*23?\" | bhive converse --model A --reflections 3 \\\n"
+    "      --verifier arithmetic -\n"
+    "  bhive converse --model A --reflections 1 --verifier-cmd \"python3 check.py --strict\" \\\n"
+    "      \"Write a SQL query for ...\"\n"
+    "  bhive converse --cli-input-json file://request.json --endpoint-url "
+    "http://127.0.0.1:8080\n"
+    "\n"
+    "Exit status: 0 success; 1 the service, network, verifier or structured output failed;\n"
+    "2 bad arguments or unreadable input.\n";
 
 enum {
-	OPT_FILE = 256, OPT_CLI_INPUT, OPT_SYSTEM, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_MODEL,
-	OPT_REFLECTIONS, OPT_AGGREGATOR, OPT_VOTE, OPT_BEST_OF_N, OPT_EARLY_STOP, OPT_MAX_SECONDS,
-	OPT_CACHING, OPT_SCHEMA, OPT_AUGMENT, OPT_AUGMENT_SEED, OPT_CONTINUE, OPT_CONFIG,
-	OPT_VERIFIER, OPT_VERIFIER_CMD, OPT_VERIFIER_TIMEOUT, OPT_VERIFIER_FATAL, OPT_OUTPUT,
-	OPT_LIVE, OPT_NO_LIVE, OPT_LOG_LEVEL, OPT_ENDPOINT, OPT_REGION, OPT_PROFILE,
-	OPT_RETRY_MODE, OPT_MAX_ATTEMPTS, OPT_CONNECT_TIMEOUT, OPT_READ_TIMEOUT, OPT_PRICES,
-	OPT_STRICT_PRICES, OPT_HELP
+	OPT_FILE = 256,
+	OPT_CLI_INPUT,
+	OPT_SYSTEM,
+	OPT_MAX_TOKENS,
+	OPT_TEMPERATURE,
+	OPT_MODEL,
+	OPT_REFLECTIONS,
+	OPT_AGGREGATOR,
+	OPT_VOTE,
+	OPT_BEST_OF_N,
+	OPT_EARLY_STOP,
+	OPT_MAX_SECONDS,
+	OPT_CACHING,
+	OPT_SCHEMA,
+	OPT_AUGMENT,
+	OPT_AUGMENT_SEED,
+	OPT_CONTINUE,
+	OPT_CONFIG,
+	OPT_VERIFIER,
+	OPT_VERIFIER_CMD,
+	OPT_VERIFIER_TIMEOUT,
+	OPT_VERIFIER_FATAL,
+	OPT_OUTPUT,
+	OPT_LIVE,
+	OPT_NO_LIVE,
+	OPT_LOG_LEVEL,
+	OPT_ENDPOINT,
+	OPT_REGION,
+	OPT_PROFILE,
+	OPT_RETRY_MODE,
+	OPT_MAX_ATTEMPTS,
+	OPT_CONNECT_TIMEOUT,
+	OPT_READ_TIMEOUT,
+	OPT_PRICES,
+	OPT_STRICT_PRICES,
+	OPT_HELP
 };
 
 static const struct option long_options[] = {
-	{ "file", required_argument, NULL, OPT_FILE },
-	{ "cli-input-json", required_argument, NULL, OPT_CLI_INPUT },
-	{ "system", required_argument, NULL, OPT_SYSTEM },
-	{ "max-tokens", required_argument, NULL, OPT_MAX_TOKENS },
-	{ "temperature", required_argument, NULL, OPT_TEMPERATURE },
-	{ "model", required_argument, NULL, OPT_MODEL },
-	{ "model-id", required_argument, NULL, OPT_MODEL },
-	{ "reflections", required_argument, NULL, OPT_REFLECTIONS },
-	{ "aggregator", required_argument, NULL, OPT_AGGREGATOR },
-	{ "vote", no_argument, NULL, OPT_VOTE },
-	{ "best-of-n", no_argument, NULL, OPT_BEST_OF_N },
-	{ "early-stop", required_argument, NULL, OPT_EARLY_STOP },
-	{ "max-reasoning-seconds", required_argument, NULL, OPT_MAX_SECONDS },
-	{ "prompt-caching", no_argument, NULL, OPT_CACHING },
-	{ "schema", required_argument, NULL, OPT_SCHEMA },
-	{ "augment", required_argument, NULL, OPT_AUGMENT },
-	{ "augment-seed", required_argument, NULL, OPT_AUGMENT_SEED },
-	{ "continue-on-failure", no_argument, NULL, OPT_CONTINUE },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "verifier", required_argument, NULL, OPT_VERIFIER },
-	{ "verifier-cmd", required_argument, NULL, OPT_VERIFIER_CMD },
-	{ "verifier-timeout", required_argument, NULL, OPT_VERIFIER_TIMEOUT },
-	{ "verifier-fatal", no_argument, NULL, OPT_VERIFIER_FATAL },
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "live", no_argument, NULL, OPT_LIVE },
-	{ "no-live", no_argument, NULL, OPT_NO_LIVE },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "endpoint-url", required_argument, NULL, OPT_ENDPOINT },
-	{ "region", required_argument, NULL, OPT_REGION },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "retry-mode", required_argument, NULL, OPT_RETRY_MODE },
-	{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
-	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-	{ "read-timeout", required_argument, NULL, OPT_READ_TIMEOUT },
-	{ "prices", required_argument, NULL, OPT_PRICES },
-	{ "strict-prices", no_argument, NULL, OPT_STRICT_PRICES },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 }
-};
+    {"file", required_argument, NULL, OPT_FILE},
+    {"cli-input-json", required_argument, NULL, OPT_CLI_INPUT},
+    {"system", required_argument, NULL, OPT_SYSTEM},
+    {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+    {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"model-id", required_argument, NULL, OPT_MODEL},
+    {"reflections", required_argument, NULL, OPT_REFLECTIONS},
+    {"aggregator", required_argument, NULL, OPT_AGGREGATOR},
+    {"vote", no_argument, NULL, OPT_VOTE},
+    {"best-of-n", no_argument, NULL, OPT_BEST_OF_N},
+    {"early-stop", required_argument, NULL, OPT_EARLY_STOP},
+    {"max-reasoning-seconds", required_argument, NULL, OPT_MAX_SECONDS},
+    {"prompt-caching", no_argument, NULL, OPT_CACHING},
+    {"schema", required_argument, NULL, OPT_SCHEMA},
+    {"augment", required_argument, NULL, OPT_AUGMENT},
+    {"augment-seed", required_argument, NULL, OPT_AUGMENT_SEED},
+    {"continue-on-failure", no_argument, NULL, OPT_CONTINUE},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"verifier", required_argument, NULL, OPT_VERIFIER},
+    {"verifier-cmd", required_argument, NULL, OPT_VERIFIER_CMD},
+    {"verifier-timeout", required_argument, NULL, OPT_VERIFIER_TIMEOUT},
+    {"verifier-fatal", no_argument, NULL, OPT_VERIFIER_FATAL},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"live", no_argument, NULL, OPT_LIVE},
+    {"no-live", no_argument, NULL, OPT_NO_LIVE},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
+    {"region", required_argument, NULL, OPT_REGION},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"retry-mode", required_argument, NULL, OPT_RETRY_MODE},
+    {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
+    {"prices", required_argument, NULL, OPT_PRICES},
+    {"strict-prices", no_argument, NULL, OPT_STRICT_PRICES},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0}};
 
 /* ---- arguments --------------------------------------------------------- */
 
@@ -205,20 +233,30 @@ static int add_model(converse_args *a, const char *id)
 static int parse_numeric(converse_args *a, int opt, const char *v)
 {
 	switch (opt) {
-	case OPT_MAX_TOKENS: return arg_long("--max-tokens", v, 1, 10000000, &a->max_tokens);
+	case OPT_MAX_TOKENS:
+		return arg_long("--max-tokens", v, 1, 10000000, &a->max_tokens);
 	case OPT_TEMPERATURE:
 		return cli_parse_double(v, &a->temperature) || a->temperature < 0
-		               ? bad_number("--temperature", v)
-		               : 0;
-	case OPT_REFLECTIONS: return arg_long("--reflections", v, 0, 1000, &a->reflections);
-	case OPT_EARLY_STOP: return arg_long("--early-stop", v, 0, 1000, &a->early_stop);
-	case OPT_AUGMENT_SEED: return arg_long("--augment-seed", v, 0, 0x7fffffffL, &a->augment_seed);
-	case OPT_MAX_ATTEMPTS: return arg_long("--max-attempts", v, 1, 100, &a->max_attempts);
-	case OPT_MAX_SECONDS: return arg_seconds("--max-reasoning-seconds", v, &a->max_seconds);
-	case OPT_VERIFIER_TIMEOUT: return arg_seconds("--verifier-timeout", v, &a->verifier_timeout);
-	case OPT_CONNECT_TIMEOUT: return arg_seconds("--connect-timeout", v, &a->connect_timeout);
-	case OPT_READ_TIMEOUT: return arg_seconds("--read-timeout", v, &a->read_timeout);
-	default: return 1;
+		           ? bad_number("--temperature", v)
+		           : 0;
+	case OPT_REFLECTIONS:
+		return arg_long("--reflections", v, 0, 1000, &a->reflections);
+	case OPT_EARLY_STOP:
+		return arg_long("--early-stop", v, 0, 1000, &a->early_stop);
+	case OPT_AUGMENT_SEED:
+		return arg_long("--augment-seed", v, 0, 0x7fffffffL, &a->augment_seed);
+	case OPT_MAX_ATTEMPTS:
+		return arg_long("--max-attempts", v, 1, 100, &a->max_attempts);
+	case OPT_MAX_SECONDS:
+		return arg_seconds("--max-reasoning-seconds", v, &a->max_seconds);
+	case OPT_VERIFIER_TIMEOUT:
+		return arg_seconds("--verifier-timeout", v, &a->verifier_timeout);
+	case OPT_CONNECT_TIMEOUT:
+		return arg_seconds("--connect-timeout", v, &a->connect_timeout);
+	case OPT_READ_TIMEOUT:
+		return arg_seconds("--read-timeout", v, &a->read_timeout);
+	default:
+		return 1;
 	}
 }
 
@@ -226,37 +264,86 @@ static int parse_numeric(converse_args *a, int opt, const char *v)
 static int parse_simple(converse_args *a, int opt, const char *v)
 {
 	switch (opt) {
-	case OPT_FILE: a->file = v; break;
-	case OPT_CLI_INPUT: a->cli_input = v; break;
-	case OPT_SYSTEM: a->system = v; break;
-	case OPT_MODEL: return add_model(a, v);
-	case OPT_AGGREGATOR: a->aggregator = v; break;
-	case OPT_VOTE: a->vote = 1; break;
-	case OPT_BEST_OF_N: a->best_of_n = 1; break;
-	case OPT_CACHING: a->caching = 1; break;
-	case OPT_SCHEMA: a->schema_file = v; break;
-	case OPT_AUGMENT: a->augment = v; break;
-	case OPT_CONTINUE: a->continue_on_failure = 1; break;
-	case OPT_CONFIG: a->config_file = v; break;
-	case OPT_VERIFIER: a->verifier = v; break;
-	case OPT_VERIFIER_CMD: a->verifier_cmd = v; break;
-	case OPT_VERIFIER_FATAL: a->verifier_fatal = 1; break;
-	case OPT_OUTPUT: a->output = v; break;
-	case OPT_LIVE: a->live = 1; break;
-	case OPT_NO_LIVE: a->live = 0; break;
-	case OPT_ENDPOINT: a->endpoint = v; break;
-	case OPT_REGION: a->region = v; break;
-	case OPT_PROFILE: a->profile = v; break;
-	case OPT_RETRY_MODE: a->retry_mode = v; break;
-	case OPT_PRICES: a->prices_file = v; break;
-	case OPT_STRICT_PRICES: a->strict_prices = 1; break;
+	case OPT_FILE:
+		a->file = v;
+		break;
+	case OPT_CLI_INPUT:
+		a->cli_input = v;
+		break;
+	case OPT_SYSTEM:
+		a->system = v;
+		break;
+	case OPT_MODEL:
+		return add_model(a, v);
+	case OPT_AGGREGATOR:
+		a->aggregator = v;
+		break;
+	case OPT_VOTE:
+		a->vote = 1;
+		break;
+	case OPT_BEST_OF_N:
+		a->best_of_n = 1;
+		break;
+	case OPT_CACHING:
+		a->caching = 1;
+		break;
+	case OPT_SCHEMA:
+		a->schema_file = v;
+		break;
+	case OPT_AUGMENT:
+		a->augment = v;
+		break;
+	case OPT_CONTINUE:
+		a->continue_on_failure = 1;
+		break;
+	case OPT_CONFIG:
+		a->config_file = v;
+		break;
+	case OPT_VERIFIER:
+		a->verifier = v;
+		break;
+	case OPT_VERIFIER_CMD:
+		a->verifier_cmd = v;
+		break;
+	case OPT_VERIFIER_FATAL:
+		a->verifier_fatal = 1;
+		break;
+	case OPT_OUTPUT:
+		a->output = v;
+		break;
+	case OPT_LIVE:
+		a->live = 1;
+		break;
+	case OPT_NO_LIVE:
+		a->live = 0;
+		break;
+	case OPT_ENDPOINT:
+		a->endpoint = v;
+		break;
+	case OPT_REGION:
+		a->region = v;
+		break;
+	case OPT_PROFILE:
+		a->profile = v;
+		break;
+	case OPT_RETRY_MODE:
+		a->retry_mode = v;
+		break;
+	case OPT_PRICES:
+		a->prices_file = v;
+		break;
+	case OPT_STRICT_PRICES:
+		a->strict_prices = 1;
+		break;
 	case OPT_LOG_LEVEL:
 		if (cli_set_log_level(v)) {
-			cli_error("unknown log level \"%s\" (off, error, warn, info, debug, trace)", v);
+			cli_error("unknown log level \"%s\" (off, error, warn, info, debug, trace)",
+			          v);
 			return -1;
 		}
 		break;
-	default: return parse_numeric(a, opt, v);
+	default:
+		return parse_numeric(a, opt, v);
 	}
 	return 0;
 }
@@ -358,8 +445,8 @@ static void request_add_settings(json_t *req, const converse_args *a)
 static json_t *build_request(const converse_args *a)
 {
 	int bad = 0;
-	json_t *req = a->cli_input ? cli_load_json_arg(a->cli_input, "--cli-input-json")
-	                           : json_object();
+	json_t *req =
+	    a->cli_input ? cli_load_json_arg(a->cli_input, "--cli-input-json") : json_object();
 	if (!req || !json_is_object(req)) {
 		if (req)
 			cli_error("--cli-input-json must be a JSON object");
@@ -372,8 +459,9 @@ static json_t *build_request(const converse_args *a)
 		cli_error("the prompt is given twice: as text and as --cli-input-json messages");
 		bad = 1;
 	} else if (!bad && prompt) {
-		json_object_set_new(req, "messages", json_pack("[{s:s,s:[{s:s}]}]", "role", "user",
-		                                               "content", "text", prompt));
+		json_object_set_new(
+		    req, "messages",
+		    json_pack("[{s:s,s:[{s:s}]}]", "role", "user", "content", "text", prompt));
 	} else if (!bad && !json_array_size(msgs)) {
 		cli_error("no prompt: give it as an argument, with --file, as \"-\" for stdin, or "
 		          "as messages in --cli-input-json");
@@ -401,13 +489,14 @@ static void print_diag(void *ud, bhive_severity sev, const char *msg)
 static int config_verifier(converse_run *run)
 {
 	const converse_args *a = &run->a;
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	if (a->verifier_cmd) {
 		run->verifier.argv = cli_split_argv(a->verifier_cmd);
 		run->verifier.cmdline = (char *)a->verifier_cmd;
 		run->verifier.timeout_s = a->verifier_timeout;
 		if (!run->verifier.argv) {
-			cli_error("--verifier-cmd \"%s\" is empty or has an unclosed quote", a->verifier_cmd);
+			cli_error("--verifier-cmd \"%s\" is empty or has an unclosed quote",
+			          a->verifier_cmd);
 			return -1;
 		}
 		bhive_config_set_verifier(run->cfg, cli_verifier_run, &run->verifier);
@@ -488,7 +577,7 @@ static void config_flags(converse_run *run)
 
 static int build_config(converse_run *run)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	if (run->a.config_file) {
 		json_t *j = cli_load_json_arg(run->a.config_file, "--config");
 		run->cfg = j ? bhive_config_from_json(j, &err) : NULL;
@@ -513,10 +602,13 @@ static int build_config(converse_run *run)
 
 static int parse_retry_mode(const char *s, bhive_retry_mode *out)
 {
-	static const struct { const char *name; bhive_retry_mode mode; } modes[] = {
-		{ "legacy", BHIVE_RETRY_LEGACY },
-		{ "standard", BHIVE_RETRY_STANDARD },
-		{ "adaptive", BHIVE_RETRY_ADAPTIVE },
+	static const struct {
+		const char *name;
+		bhive_retry_mode mode;
+	} modes[] = {
+	    {"legacy", BHIVE_RETRY_LEGACY},
+	    {"standard", BHIVE_RETRY_STANDARD},
+	    {"adaptive", BHIVE_RETRY_ADAPTIVE},
 	};
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (!strcmp(s, modes[i].name)) {
@@ -547,7 +639,7 @@ static int client_options(const converse_args *a, bhive_client_options *o)
 
 static int load_prices(converse_run *run)
 {
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	if (!run->a.prices_file && !run->a.strict_prices)
 		return 0;
 	if (!(run->prices = bhive_prices_new(&err)) ||
@@ -587,14 +679,17 @@ static void show_progress(void *ud, const bhive_progress *p)
 		snprintf(who, sizeof(who), "slot %d", p->slot);
 	short_answer(p->answer, text, sizeof(text));
 	if (a->live == 1)
-		fprintf(stderr, "\033[2m[%7.0f ms]\033[0m round %d  %-10s %-40.40s %5lld+%-5lld tok "
-		                "%6.0f ms  %s%s\n",
+		fprintf(stderr,
+		        "\033[2m[%7.0f ms]\033[0m round %d  %-10s %-40.40s %5lld+%-5lld tok "
+		        "%6.0f ms  %s%s\n",
 		        p->wall_ms, p->round, who, p->model_id, p->input_tokens, p->output_tokens,
 		        p->latency_ms, p->err ? "failed: " : "", p->err ? p->err->message : text);
 	else
-		fprintf(stderr, "bhive: info: round %d %s model=%s in=%lld out=%lld latency_ms=%.0f "
-		                "%s\"%s\"\n",
-		        p->round, who, p->model_id, p->input_tokens, p->output_tokens, p->latency_ms,
+		fprintf(stderr,
+		        "bhive: info: round %d %s model=%s in=%lld out=%lld latency_ms=%.0f "
+		        "%s\"%s\"\n",
+		        p->round, who, p->model_id, p->input_tokens, p->output_tokens,
+		        p->latency_ms,
 		        p->err ? "error=" : "answer=", p->err ? p->err->message : text);
 }
 
@@ -611,8 +706,9 @@ static void print_text(const bhive_result *r)
 	for (size_t i = 0; i < n; i++) {
 		const char *s = bhive_result_slot_answer(r, i);
 		printf("%s[slot %zu: %s]\n%s\n", i ? "\n" : "", i, bhive_result_slot_model(r, i),
-		       s ? s : (bhive_result_slot_error(r, i) ? bhive_result_slot_error(r, i)->message
-		                                               : "(no answer)"));
+		       s ? s
+		         : (bhive_result_slot_error(r, i) ? bhive_result_slot_error(r, i)->message
+		                                          : "(no answer)"));
 	}
 }
 
@@ -628,8 +724,8 @@ static int print_result(const converse_run *run, const bhive_result *r)
 	                                  : json_incref((json_t *)bhive_result_response(r));
 	if (!j)
 		return 0;
-	int rc = json_dumpf(j, stdout, JSON_INDENT(!strcmp(mode, "json") ? 2 : 4) |
-	                                       JSON_PRESERVE_ORDER);
+	int rc =
+	    json_dumpf(j, stdout, JSON_INDENT(!strcmp(mode, "json") ? 2 : 4) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(j);
 	return rc;
@@ -681,7 +777,7 @@ static void run_release(converse_run *run)
 static int converse_main(converse_run *run)
 {
 	bhive_client_options o;
-	bhive_error err = { 0 };
+	bhive_error err = {0};
 	bhive_result *failed = NULL;
 	if (!(run->request = build_request(&run->a)) || build_config(run) ||
 	    client_options(&run->a, &o) || load_prices(run))
@@ -705,7 +801,7 @@ static int converse_main(converse_run *run)
 
 int cmd_converse(int argc, char **argv)
 {
-	converse_run run = { 0 };
+	converse_run run = {0};
 	int rc = parse_args(&run.a, argc, argv);
 	if (rc) {
 		if (rc > 0)

@@ -463,6 +463,7 @@ static int demo_store(demo_args *a)
 	}
 	close(fd);
 	a->c.store_path = a->store_tmp;
+	a->c.temp_store = 1;
 	return 0;
 }
 

@@ -2,15 +2,14 @@
  * config.c - bhive_config: the knobs of one conversation, their checks,
  * and their JSON form (so benchmark and optimiser configurations are data).
  */
+#include "hive/hive_int.h"
 #include <math.h>
 #include <string.h>
-#include "hive/hive_int.h"
 
-static const char *const prompt_names[BHIVE_PROMPT_COUNT] = {
-	"reflect", "debate", "careful", "aggregate"
-};
+static const char *const prompt_names[BHIVE_PROMPT_COUNT] = {"reflect", "debate", "careful",
+                                                             "aggregate"};
 
-static const char *const augment_names[] = { "none", "lexical", "semantic" };
+static const char *const augment_names[] = {"none", "lexical", "semantic"};
 
 bhive_config *bhive_config_new(void)
 {
@@ -243,8 +242,7 @@ const char *bh_config_prompt(const bhive_config *cfg, bhive_prompt_kind kind)
 /* ---- validation -------------------------------------------------------- */
 
 /* Reports one finding; errors also fill err (first wins). */
-static void diag(bhive_diag_fn fn, void *ud, bhive_severity sev, bhive_error *err,
-                 const char *msg)
+static void diag(bhive_diag_fn fn, void *ud, bhive_severity sev, bhive_error *err, const char *msg)
 {
 	if (fn)
 		fn(ud, sev, msg);
@@ -255,7 +253,7 @@ static void diag(bhive_diag_fn fn, void *ud, bhive_severity sev, bhive_error *er
 int bhive_config_validate(const bhive_config *cfg, bhive_diag_fn fn, void *ud, bhive_error *err)
 {
 	bhive_error_clear(err);
-	bhive_error local = { 0 };
+	bhive_error local = {0};
 	if (!cfg)
 		return bh_error_set(err, BHIVE_ERR_INVALID, "no configuration given");
 	if (cfg->nmodels == 0)
@@ -268,10 +266,12 @@ int bhive_config_validate(const bhive_config *cfg, bhive_diag_fn fn, void *ud, b
 		     "a verifier needs reflections or several models: with one model and no "
 		     "reflections its feedback would never be used");
 	if (cfg->best_of_n && !cfg->verifier)
-		diag(fn, ud, BHIVE_SEVERITY_ERROR, &local, "best-of-n needs a verifier to score answers");
+		diag(fn, ud, BHIVE_SEVERITY_ERROR, &local,
+		     "best-of-n needs a verifier to score answers");
 	if (cfg->nmodels > 1 && !cfg->aggregator && !cfg->vote && !cfg->best_of_n)
-		diag(fn, ud, BHIVE_SEVERITY_WARNING, &local,
-		     "several models without an aggregator or vote: each slot's answer is returned");
+		diag(
+		    fn, ud, BHIVE_SEVERITY_WARNING, &local,
+		    "several models without an aggregator or vote: each slot's answer is returned");
 	if (cfg->aggregator && cfg->nmodels == 1)
 		diag(fn, ud, BHIVE_SEVERITY_WARNING, &local,
 		     "an aggregator with one model adds a call that has nothing to combine");
@@ -307,8 +307,8 @@ static int json_flag(const json_t *v, const char *key, int *out, bhive_error *er
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return bh_error_set(err, BHIVE_ERR_INVALID, "config member \"%s\" must be true or false",
-		                    key);
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "config member \"%s\" must be true or false", key);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -320,7 +320,8 @@ static int json_count(const json_t *v, const char *key, int *out, bhive_error *e
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
 		return bh_error_set(err, BHIVE_ERR_INVALID,
-		                    "config member \"%s\" must be a whole number of 0 or more", key);
+		                    "config member \"%s\" must be a whole number of 0 or more",
+		                    key);
 	*out = (int)json_integer_value(v);
 	return 0;
 }
@@ -330,12 +331,14 @@ static int config_models_from_json(bhive_config *cfg, const json_t *v, bhive_err
 	size_t i;
 	json_t *m;
 	if (!json_is_array(v))
-		return bh_error_set(err, BHIVE_ERR_INVALID, "config member \"models\" must be an array");
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "config member \"models\" must be an array");
 	json_array_foreach(v, i, m)
 	{
 		if (!json_is_string(m) || !*json_string_value(m))
 			return bh_error_set(err, BHIVE_ERR_INVALID,
-			                    "config member \"models\" holds a non-string at %zu", i);
+			                    "config member \"models\" holds a non-string at %zu",
+			                    i);
 		if (bhive_config_add_model(cfg, json_string_value(m)))
 			return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
 	}
@@ -347,7 +350,8 @@ static int config_prompts_from_json(bhive_config *cfg, const json_t *v, bhive_er
 	const char *key;
 	json_t *t;
 	if (!json_is_object(v))
-		return bh_error_set(err, BHIVE_ERR_INVALID, "config member \"prompts\" must be an object");
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "config member \"prompts\" must be an object");
 	json_object_foreach((json_t *)v, key, t)
 	{
 		int k = -1;
@@ -355,8 +359,8 @@ static int config_prompts_from_json(bhive_config *cfg, const json_t *v, bhive_er
 			if (strcmp(key, prompt_names[i]) == 0)
 				k = i;
 		if (k < 0 || !json_is_string(t))
-			return bh_error_set(err, BHIVE_ERR_INVALID, "unknown or non-text prompt \"%s\"",
-			                    key);
+			return bh_error_set(err, BHIVE_ERR_INVALID,
+			                    "unknown or non-text prompt \"%s\"", key);
 		bhive_config_set_prompt(cfg, (bhive_prompt_kind)k, json_string_value(t));
 	}
 	return 0;
@@ -373,7 +377,8 @@ static int config_augment_from_json(bhive_config *cfg, const json_t *mode, const
 		return bh_error_set(err, BHIVE_ERR_INVALID,
 		                    "config member \"augment\" must be none, lexical or semantic");
 	if (seed && !json_is_integer(seed))
-		return bh_error_set(err, BHIVE_ERR_INVALID, "config member \"augment_seed\" must be an integer");
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "config member \"augment_seed\" must be an integer");
 	bhive_config_set_augment(cfg, mode ? (bhive_augment)m : cfg->augment,
 	                         seed ? (uint64_t)json_integer_value(seed) : cfg->augment_seed);
 	return 0;
@@ -384,7 +389,8 @@ static int config_scalars_from_json(bhive_config *cfg, const json_t *j, bhive_er
 {
 	const json_t *agg = json_object_get(j, "aggregator"), *secs;
 	if (agg && !json_is_null(agg) && !json_is_string(agg))
-		return bh_error_set(err, BHIVE_ERR_INVALID, "config member \"aggregator\" must be text");
+		return bh_error_set(err, BHIVE_ERR_INVALID,
+		                    "config member \"aggregator\" must be text");
 	bhive_config_set_aggregator(cfg, json_string_value(agg));
 	secs = json_object_get(j, "max_reasoning_seconds");
 	if (secs && !json_is_number(secs))
@@ -407,11 +413,20 @@ static int config_scalars_from_json(bhive_config *cfg, const json_t *j, bhive_er
 
 static int config_check_members(const json_t *j, bhive_error *err)
 {
-	static const char *const known[] = {
-		"models", "num_reflections", "aggregator", "max_reasoning_seconds",
-		"prompt_caching", "schema", "augment", "augment_seed", "prompts", "early_stop",
-		"vote", "best_of_n", "continue_on_failure", "verifier_fatal"
-	};
+	static const char *const known[] = {"models",
+	                                    "num_reflections",
+	                                    "aggregator",
+	                                    "max_reasoning_seconds",
+	                                    "prompt_caching",
+	                                    "schema",
+	                                    "augment",
+	                                    "augment_seed",
+	                                    "prompts",
+	                                    "early_stop",
+	                                    "vote",
+	                                    "best_of_n",
+	                                    "continue_on_failure",
+	                                    "verifier_fatal"};
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)j, key, v)
@@ -420,14 +435,15 @@ static int config_check_members(const json_t *j, bhive_error *err)
 		while (i < BH_ARRAY_LEN(known) && strcmp(key, known[i]) != 0)
 			i++;
 		if (i == BH_ARRAY_LEN(known))
-			return bh_error_set(err, BHIVE_ERR_INVALID, "unknown config member \"%s\"", key);
+			return bh_error_set(err, BHIVE_ERR_INVALID, "unknown config member \"%s\"",
+			                    key);
 	}
 	return 0;
 }
 
 bhive_config *bhive_config_from_json(const json_t *j, bhive_error *err)
 {
-	bhive_error local = { 0 };
+	bhive_error local = {0};
 	bhive_error_clear(err);
 	if (!json_is_object(j)) {
 		bh_error_set(err, BHIVE_ERR_INVALID, "a config must be a JSON object");
@@ -447,7 +463,8 @@ bhive_config *bhive_config_from_json(const json_t *j, bhive_error *err)
 		v = json_object_get(j, "schema");
 		if (!v || json_is_null(v) || !bhive_config_set_schema(cfg, v))
 			return cfg;
-		bh_error_set(&local, BHIVE_ERR_INVALID, "config member \"schema\" must be an object");
+		bh_error_set(&local, BHIVE_ERR_INVALID,
+		             "config member \"schema\" must be an object");
 	}
 	bh_error_copy(err, &local);
 	bhive_config_free(cfg);

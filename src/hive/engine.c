@@ -153,7 +153,8 @@ int bhive_hive_perform(bhive_hive *h, long timeout_ms)
 			return -1;
 		/* Nothing in flight yet work pending would be a hang: say so. */
 		if (n == 0 && h->pending > 0 && bhive_client_pending(h->client) == 0) {
-			BH_ERROR("hive: %d conversations pending with no call in flight", h->pending);
+			BH_ERROR("hive: %d conversations pending with no call in flight",
+			         h->pending);
 			return -1;
 		}
 		if (timeout_ms >= 0 && bh_now_ms() >= deadline)

@@ -10,11 +10,11 @@
  * started only after every prompt of the round is built, so an answer that
  * arrives early can never change what another slot is sent.
  */
+#include "hive/augment.h"
+#include "hive/hive_int.h"
+#include "hive/schema.h"
 #include <stdlib.h>
 #include <string.h>
-#include "hive/hive_int.h"
-#include "hive/augment.h"
-#include "hive/schema.h"
 
 /* What a call in flight is for. */
 enum { CALL_SLOT, CALL_AGGREGATE, CALL_REPHRASE };
@@ -29,12 +29,12 @@ typedef struct bh_call {
 #define LEXICAL_RATE 0.03
 
 static void conv_step(bh_conv *c);
-static void report_progress(bh_conv *c, const bh_call *call, const char *model,
-                            const char *answer, const json_t *response, const bhive_error *err);
+static void report_progress(bh_conv *c, const bh_call *call, const char *model, const char *answer,
+                            const json_t *response, const bhive_error *err);
 
 static const char *state_name(bh_conv_state s)
 {
-	static const char *const names[] = { "queued", "augment", "round", "aggregate", "done" };
+	static const char *const names[] = {"queued", "augment", "round", "aggregate", "done"};
 	return (size_t)s < BH_ARRAY_LEN(names) ? names[s] : "?";
 }
 
@@ -101,7 +101,7 @@ static int conv_make_slots(bh_conv *c, bhive_error *err)
 		s->model = bh_strdup(cfg->models[i]);
 		s->history = json_deep_copy(c->messages);
 		s->native_schema =
-			cfg->schema && bhive_prices_structured_output(cfg->prices, s->model);
+		    cfg->schema && bhive_prices_structured_output(cfg->prices, s->model);
 		if (!s->model || !s->history)
 			return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
 	}
@@ -161,7 +161,7 @@ static int conv_send(bh_conv *c, int kind, int slot, const char *model, const js
 		json_decref(req);
 		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory");
 	}
-	*call = (bh_call){ .conv = c, .kind = kind, .slot = slot, .round = c->round };
+	*call = (bh_call){.conv = c, .kind = kind, .slot = slot, .round = c->round};
 	c->inflight++;
 	int rc = bhive_converse_start(c->hive->client, model, req, on_call_done, call, err);
 	json_decref(req);
@@ -230,10 +230,10 @@ static void conv_augment_semantic(bh_conv *c)
 	conv_set_state(c, BH_CONV_AUGMENT);
 	c->sending = 1;
 	for (size_t i = 1; i < c->res->nslots; i++) {
-		bhive_error e = { 0 };
+		bhive_error e = {0};
 		if (conv_send(c, CALL_REPHRASE, (int)i, c->res->slots[i].model, NULL, msgs, 0, &e))
-			BH_WARN("rephrasing for slot %zu failed, it keeps the original prompt: %s", i,
-			        e.message);
+			BH_WARN("rephrasing for slot %zu failed, it keeps the original prompt: %s",
+			        i, e.message);
 	}
 	c->sending = 0;
 	json_decref(msgs);
@@ -242,7 +242,7 @@ static void conv_augment_semantic(bh_conv *c)
 static void rephrase_answer(bh_conv *c, const bh_call *call, json_t *response,
                             const bhive_error *err)
 {
-	bhive_error e = { 0 };
+	bhive_error e = {0};
 	char *text = response ? bhive_response_text(response) : NULL;
 	char *re = text ? bh_augment_parse_rephrased(text, &e) : NULL;
 	report_progress(c, call, c->res->slots[call->slot].model, re, response, err);
@@ -308,9 +308,9 @@ static void conv_start_round(bh_conv *c, int round)
 	c->sending = 1;
 	for (size_t i = 0; i < r->nslots; i++) {
 		bh_slot *s = &r->slots[i];
-		bhive_error e = { 0 };
-		if (slot_live(s) &&
-		    conv_send(c, CALL_SLOT, (int)i, s->model, c->base, s->history, s->native_schema, &e))
+		bhive_error e = {0};
+		if (slot_live(s) && conv_send(c, CALL_SLOT, (int)i, s->model, c->base, s->history,
+		                              s->native_schema, &e))
 			slot_fail(c, (int)i, &e);
 	}
 	c->sending = 0;
@@ -320,14 +320,14 @@ static void conv_start_round(bh_conv *c, int round)
 static int feedback_wanted(const bh_conv *c)
 {
 	const bhive_config *cfg = c->cfg;
-	return cfg->verifier && (c->round < cfg->reflections || cfg->aggregator ||
-	                         cfg->best_of_n || cfg->early_stop);
+	return cfg->verifier && (c->round < cfg->reflections || cfg->aggregator || cfg->best_of_n ||
+	                         cfg->early_stop);
 }
 
 /* Runs the verifier on a slot's new answer. */
 static void slot_verify(bh_conv *c, bh_slot *s)
 {
-	bhive_error e = { 0 };
+	bhive_error e = {0};
 	double score = -1;
 	char *fb = c->cfg->verifier(c->cfg->verifier_ud, c->question, s->answer, &score, &e);
 	bh_free(s->feedback);
@@ -361,25 +361,24 @@ static void slot_track_change(bh_slot *s)
 	s->key = key;
 }
 
-static void report_progress(bh_conv *c, const bh_call *call, const char *model,
-                            const char *answer, const json_t *response, const bhive_error *err)
+static void report_progress(bh_conv *c, const bh_call *call, const char *model, const char *answer,
+                            const json_t *response, const bhive_error *err)
 {
 	bhive_hive *h = c->hive;
 	if (!h->progress)
 		return;
 	const json_t *u = json_object_get(response, "usage");
 	bhive_progress p = {
-		.conversation = c->id,
-		.slot = call->kind == CALL_SLOT ? call->slot
-		                                : (call->kind == CALL_AGGREGATE ? -1 : -2),
-		.round = call->round,
-		.model_id = model,
-		.answer = answer,
-		.input_tokens = bh_json_int(u, "inputTokens", 0),
-		.output_tokens = bh_json_int(u, "outputTokens", 0),
-		.latency_ms = bh_json_num(json_object_get(response, "metrics"), "latencyMs", 0),
-		.wall_ms = conv_wall_ms(c),
-		.err = err,
+	    .conversation = c->id,
+	    .slot = call->kind == CALL_SLOT ? call->slot : (call->kind == CALL_AGGREGATE ? -1 : -2),
+	    .round = call->round,
+	    .model_id = model,
+	    .answer = answer,
+	    .input_tokens = bh_json_int(u, "inputTokens", 0),
+	    .output_tokens = bh_json_int(u, "outputTokens", 0),
+	    .latency_ms = bh_json_num(json_object_get(response, "metrics"), "latencyMs", 0),
+	    .wall_ms = conv_wall_ms(c),
+	    .err = err,
 	};
 	h->progress(h->progress_ud, &p);
 }
@@ -387,17 +386,16 @@ static void report_progress(bh_conv *c, const bh_call *call, const char *model,
 /* The reasoning text of a response, NULL if none. */
 static char *response_thinking(const json_t *response)
 {
-	const json_t *content =
-		json_object_get(json_object_get(json_object_get(response, "output"), "message"),
-		                "content");
+	const json_t *content = json_object_get(
+	    json_object_get(json_object_get(response, "output"), "message"), "content");
 	size_t i;
 	json_t *b;
 	bh_buf buf;
 	bh_buf_init(&buf, 0);
 	json_array_foreach(content, i, b)
 	{
-		const json_t *rt = json_object_get(json_object_get(b, "reasoningContent"),
-		                                   "reasoningText");
+		const json_t *rt =
+		    json_object_get(json_object_get(b, "reasoningContent"), "reasoningText");
 		if (bh_json_str(rt, "text"))
 			bh_buf_puts(&buf, bh_json_str(rt, "text"));
 	}
@@ -450,8 +448,8 @@ static void on_call_done(void *ud, json_t *response, const bhive_error *err,
 {
 	bh_call *call = ud;
 	bh_conv *c = call->conv;
-	const char *model = call->kind == CALL_AGGREGATE ? c->res->aggregator
-	                                                 : c->res->slots[call->slot].model;
+	const char *model =
+	    call->kind == CALL_AGGREGATE ? c->res->aggregator : c->res->slots[call->slot].model;
 	bh_result_trace(c->res, call->kind == CALL_AGGREGATE ? -1 : call->slot, call->round, model,
 	                response ? "answered" : "failed", conv_wall_ms(c));
 	if (call->kind == CALL_SLOT)
@@ -495,7 +493,8 @@ static void conv_aggregate(bh_conv *c)
 {
 	bhive_result *r = c->res;
 	char *p = bh_prompt_aggregate(c->cfg, r->slots, r->nslots, c->question);
-	int native = c->cfg->schema && bhive_prices_structured_output(c->cfg->prices, r->aggregator);
+	int native =
+	    c->cfg->schema && bhive_prices_structured_output(c->cfg->prices, r->aggregator);
 	if (p && c->cfg->schema && !native) {
 		char *ins = bh_schema_instruction(c->cfg->schema);
 		char *t = ins ? bh_asprintf("%s\n%s", p, ins) : NULL;
@@ -508,7 +507,7 @@ static void conv_aggregate(bh_conv *c)
 	r->agg_history = json_pack("[o]", bh_text_message("user", p ? p : ""));
 	bh_free(p);
 	conv_set_state(c, BH_CONV_AGGREGATE);
-	bhive_error e = { 0 };
+	bhive_error e = {0};
 	c->sending = 1;
 	if (conv_send(c, CALL_AGGREGATE, -1, r->aggregator, c->base, r->agg_history, native, &e))
 		bh_error_copy(&r->err, &e);

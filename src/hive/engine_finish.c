@@ -3,9 +3,9 @@
  * (aggregator, majority vote, best verifier score, or the only slot) and the
  * structured output parsed from it.
  */
-#include <string.h>
 #include "hive/hive_int.h"
 #include "hive/schema.h"
+#include <string.h>
 
 /* Makes slot i's answer and thinking the final ones. */
 static void pick_slot(bhive_result *r, size_t i)
@@ -41,7 +41,8 @@ static size_t best_scored(const bhive_result *r)
 	size_t best = r->nslots;
 	for (size_t i = 0; i < r->nslots; i++) {
 		const bh_slot *s = &r->slots[i];
-		if (!s->failed && s->answer && (best == r->nslots || s->score > r->slots[best].score))
+		if (!s->failed && s->answer &&
+		    (best == r->nslots || s->score > r->slots[best].score))
 			best = i;
 	}
 	return best;
@@ -87,7 +88,7 @@ void bh_conv_structured(bh_conv *c)
 	if (!c->schema)
 		return;
 	const char *text = r->answer ? r->answer : (r->nslots ? r->slots[0].answer : NULL);
-	bhive_error e = { 0 };
+	bhive_error e = {0};
 	json_t *v = NULL;
 	if (!text)
 		bh_error_set(&e, BHIVE_ERR_SCHEMA, "no answer to parse structured output from");

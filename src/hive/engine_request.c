@@ -9,8 +9,8 @@
  * oldest message checkpoints are the ones left out. Checkpoints the caller
  * already placed count against the budget and are kept.
  */
-#include <string.h>
 #include "hive/hive_int.h"
+#include <string.h>
 
 #define BH_MAX_CACHE_POINTS 4
 
@@ -19,8 +19,7 @@ static int content_cache_points(const json_t *content)
 	size_t i;
 	json_t *b;
 	int n = 0;
-	json_array_foreach(content, i, b)
-		n += json_object_get(b, "cachePoint") != NULL;
+	json_array_foreach(content, i, b) n += json_object_get(b, "cachePoint") != NULL;
 	return n;
 }
 
@@ -29,8 +28,8 @@ int bh_request_cache_points(const json_t *request)
 	size_t i;
 	json_t *m;
 	int n = content_cache_points(json_object_get(request, "system"));
-	json_array_foreach(json_object_get(request, "messages"), i, m)
-		n += content_cache_points(json_object_get(m, "content"));
+	json_array_foreach(json_object_get(request, "messages"), i, m) n +=
+	    content_cache_points(json_object_get(m, "content"));
 	return n;
 }
 

@@ -36,15 +36,15 @@ struct bhive_config {
 /* One slot: a model id and its own chat history. */
 typedef struct bh_slot {
 	char *model;
-	json_t *history;      /* Converse messages */
-	char *answer;         /* latest answer */
-	char *thinking;       /* latest reasoning text */
-	char *feedback;       /* verifier feedback on the latest answer, or NULL */
-	int feedback_done;    /* the verifier ran on the latest answer */
-	double score;         /* verifier score of the latest answer, -1 unknown */
-	char *key;            /* the latest answer's vote key, for early stop */
-	int unchanged;        /* rounds in a row the answer stayed the same */
-	int native_schema;    /* this slot's model takes outputConfig.textFormat */
+	json_t *history;   /* Converse messages */
+	char *answer;      /* latest answer */
+	char *thinking;    /* latest reasoning text */
+	char *feedback;    /* verifier feedback on the latest answer, or NULL */
+	int feedback_done; /* the verifier ran on the latest answer */
+	double score;      /* verifier score of the latest answer, -1 unknown */
+	char *key;         /* the latest answer's vote key, for early stop */
+	int unchanged;     /* rounds in a row the answer stayed the same */
+	int native_schema; /* this slot's model takes outputConfig.textFormat */
 	int failed;
 	bhive_error err;
 } bh_slot;
@@ -60,8 +60,8 @@ typedef struct bh_model_acc {
 
 struct bhive_result {
 	const char *stop_reason;
-	bhive_error err;          /* code 0 on success */
-	char *answer;             /* final answer, or NULL */
+	bhive_error err; /* code 0 on success */
+	char *answer;    /* final answer, or NULL */
 	char *thinking;
 	json_t *parsed;
 	int rounds;
@@ -69,12 +69,12 @@ struct bhive_result {
 	int calls;
 	bh_slot *slots;
 	size_t nslots;
-	char *aggregator;         /* model id, or NULL */
-	json_t *agg_history;      /* the aggregator's one request and its answer */
+	char *aggregator;    /* model id, or NULL */
+	json_t *agg_history; /* the aggregator's one request and its answer */
 	bh_model_acc *models;
 	size_t nmodels;
-	json_t *response;         /* last Converse response */
-	json_t *trace;            /* array */
+	json_t *response; /* last Converse response */
+	json_t *trace;    /* array */
 	char *region;
 	int cost_unknown;
 	double cost_usd;
@@ -83,29 +83,29 @@ struct bhive_result {
 /* ---- engine ------------------------------------------------------------ */
 
 typedef enum bh_conv_state {
-	BH_CONV_QUEUED = 0,   /* added, waiting for a place under the running limit */
-	BH_CONV_AUGMENT,      /* extra slots' models rephrase the prompt */
-	BH_CONV_ROUND,        /* every live slot's call of the current round in flight */
-	BH_CONV_AGGREGATE,    /* the aggregator's call in flight */
-	BH_CONV_DONE          /* result on the done queue */
+	BH_CONV_QUEUED = 0, /* added, waiting for a place under the running limit */
+	BH_CONV_AUGMENT,    /* extra slots' models rephrase the prompt */
+	BH_CONV_ROUND,      /* every live slot's call of the current round in flight */
+	BH_CONV_AGGREGATE,  /* the aggregator's call in flight */
+	BH_CONV_DONE        /* result on the done queue */
 } bh_conv_state;
 
 struct bh_schema;
 
 typedef struct bh_conv {
 	struct bhive_hive *hive;
-	struct bh_conv *next;     /* in the queue, the running list or the done list */
+	struct bh_conv *next; /* in the queue, the running list or the done list */
 	unsigned long id;
 	void *user_data;
 	bhive_config *cfg;
-	json_t *base;             /* the caller's request without messages */
-	json_t *messages;         /* the caller's messages */
-	char *question;           /* text of the first user message */
+	json_t *base;     /* the caller's request without messages */
+	json_t *messages; /* the caller's messages */
+	char *question;   /* text of the first user message */
 	bh_conv_state state;
 	int round;
 	int inflight;
-	int sending;              /* calls being started: hold state changes */
-	int fatal;                /* a verifier failed with verifier_fatal set */
+	int sending; /* calls being started: hold state changes */
+	int fatal;   /* a verifier failed with verifier_fatal set */
 	int64_t start_ms;
 	bhive_result *res;
 	struct bh_schema *schema;
@@ -115,8 +115,8 @@ struct bhive_hive {
 	bhive_client *client;
 	int max_running;
 	int running;
-	int pending;              /* added and not finished */
-	int starting;             /* start_queued is on the stack */
+	int pending;  /* added and not finished */
+	int starting; /* start_queued is on the stack */
 	unsigned long next_id;
 	bh_conv *queue_head, *queue_tail;
 	bh_conv *running_list;
@@ -162,8 +162,8 @@ int bh_request_cache_points(const json_t *request);
 /* output.c */
 bhive_result *bh_result_new(void);
 int bh_result_account(bhive_result *r, const char *model, const json_t *response);
-void bh_result_trace(bhive_result *r, int slot, int round, const char *model,
-                     const char *event, double wall_ms);
+void bh_result_trace(bhive_result *r, int slot, int round, const char *model, const char *event,
+                     double wall_ms);
 void bh_result_cost(bhive_result *r, const bhive_prices *prices, bhive_error *err);
 void bh_slot_release(bh_slot *s);
 

@@ -6,8 +6,8 @@
  * summed per model id (the slots of one id and the aggregator together, as
  * the Python original reports it) and priced once at the end.
  */
-#include <string.h>
 #include "hive/hive_int.h"
+#include <string.h>
 
 bhive_result *bh_result_new(void)
 {
@@ -76,10 +76,10 @@ int bh_result_account(bhive_result *r, const char *model, const json_t *response
 		return BHIVE_ERR_NOMEM;
 	const json_t *u = json_object_get(response, "usage");
 	bhive_usage add = {
-		.input_tokens = bh_json_int(u, "inputTokens", 0),
-		.output_tokens = bh_json_int(u, "outputTokens", 0),
-		.cache_read_tokens = bh_json_int(u, "cacheReadInputTokens", 0),
-		.cache_write_tokens = bh_json_int(u, "cacheWriteInputTokens", 0),
+	    .input_tokens = bh_json_int(u, "inputTokens", 0),
+	    .output_tokens = bh_json_int(u, "outputTokens", 0),
+	    .cache_read_tokens = bh_json_int(u, "cacheReadInputTokens", 0),
+	    .cache_write_tokens = bh_json_int(u, "cacheWriteInputTokens", 0),
 	};
 	bhive_usage_add(&m->usage, &add);
 	m->latency_ms += bh_json_num(json_object_get(response, "metrics"), "latencyMs", 0);
@@ -88,12 +88,12 @@ int bh_result_account(bhive_result *r, const char *model, const json_t *response
 	return 0;
 }
 
-void bh_result_trace(bhive_result *r, int slot, int round, const char *model,
-                     const char *event, double wall_ms)
+void bh_result_trace(bhive_result *r, int slot, int round, const char *model, const char *event,
+                     double wall_ms)
 {
-	json_array_append_new(r->trace, json_pack("{s:f,s:i,s:i,s:s?,s:s}", "t_ms", wall_ms,
-	                                          "slot", slot, "round", round, "model", model,
-	                                          "event", event));
+	json_array_append_new(r->trace,
+	                      json_pack("{s:f,s:i,s:i,s:s?,s:s}", "t_ms", wall_ms, "slot", slot,
+	                                "round", round, "model", model, "event", event));
 }
 
 void bh_result_cost(bhive_result *r, const bhive_prices *prices, bhive_error *err)
@@ -216,7 +216,7 @@ int bhive_result_model_stats(const bhive_result *r, size_t i, bhive_model_stats 
 
 bhive_usage bhive_result_usage(const bhive_result *r)
 {
-	bhive_usage sum = { 0 };
+	bhive_usage sum = {0};
 	for (size_t i = 0; r && i < r->nmodels; i++)
 		bhive_usage_add(&sum, &r->models[i].usage);
 	return sum;
@@ -262,8 +262,8 @@ static json_t *error_json(const bhive_error *e)
 static json_t *slot_json(const bh_slot *s, size_t i)
 {
 	json_t *j = json_pack("{s:i,s:s,s:s?,s:s?,s:O?,s:o}", "slot", (int)i, "model", s->model,
-	                      "answer", s->answer, "thinking", s->thinking, "history",
-	                      s->history, "error", error_json(s->failed ? &s->err : NULL));
+	                      "answer", s->answer, "thinking", s->thinking, "history", s->history,
+	                      "error", error_json(s->failed ? &s->err : NULL));
 	if (s->feedback)
 		json_object_set_new(j, "verifier_feedback", json_string(s->feedback));
 	if (s->score >= 0)
@@ -313,12 +313,12 @@ json_t *bhive_result_to_json(const bhive_result *r)
 	json_t *agg = r->aggregator ? json_pack("{s:s,s:O?}", "model", r->aggregator, "history",
 	                                        r->agg_history)
 	                            : json_null();
-	json_t *j = json_pack("{s:s?,s:s?,s:O?,s:s,s:i,s:i,s:f,s:o,s:o,s:o,s:o,s:o,s:O}", "answer",
-	                      r->answer, "thinking", r->thinking, "parsed", r->parsed,
-	                      "stop_reason", r->stop_reason, "rounds", r->rounds, "calls",
-	                      r->calls, "wall_ms", r->wall_ms, "slots", slots, "aggregator", agg,
-	                      "models", models_json(r), "cost", cost_json(r), "error",
-	                      error_json(&r->err), "trace", r->trace);
+	json_t *j =
+	    json_pack("{s:s?,s:s?,s:O?,s:s,s:i,s:i,s:f,s:o,s:o,s:o,s:o,s:o,s:O}", "answer",
+	              r->answer, "thinking", r->thinking, "parsed", r->parsed, "stop_reason",
+	              r->stop_reason, "rounds", r->rounds, "calls", r->calls, "wall_ms", r->wall_ms,
+	              "slots", slots, "aggregator", agg, "models", models_json(r), "cost",
+	              cost_json(r), "error", error_json(&r->err), "trace", r->trace);
 	if (j && r->response && r->nslots == 1 && r->rounds == 1 && !r->aggregator)
 		json_object_set(j, "response", r->response);
 	return j;

@@ -3,23 +3,23 @@
  * them out (the Python original's wording, so call contents match it and
  * the emulator's simulated reasoners recognise what they are asked).
  */
+#include "hive/hive_int.h"
 #include <ctype.h>
 #include <string.h>
-#include "hive/hive_int.h"
 
 static const char *const default_prompts[BHIVE_PROMPT_COUNT] = {
-	"\nPlease reiterate your answer by thinking step by step, making sure to state your "
-	"answer at the end of the response.\n",
-	"\nThese are the recent answers to the same question from other agents:\n",
-	"\nUse these opinions carefully as additional advice and examining each solution step "
-	"by step, can you provide an updated answer? Make sure to state your answer at the end "
-	"of the response.\n",
-	"\nYou will see proposed answers to the following question from multiple agents, please "
-	"provide an aggregated final answer.\n",
+    "\nPlease reiterate your answer by thinking step by step, making sure to state your "
+    "answer at the end of the response.\n",
+    "\nThese are the recent answers to the same question from other agents:\n",
+    "\nUse these opinions carefully as additional advice and examining each solution step "
+    "by step, can you provide an updated answer? Make sure to state your answer at the end "
+    "of the response.\n",
+    "\nYou will see proposed answers to the following question from multiple agents, please "
+    "provide an aggregated final answer.\n",
 };
 
 static const char feedback_intro[] =
-	"\nAn external verification function has added context to this answer: ";
+    "\nAn external verification function has added context to this answer: ";
 static const char reminder_intro[] = "\nAs a reminder, the original question is ";
 
 const char *bhive_prompt_default(bhive_prompt_kind kind)
@@ -142,8 +142,8 @@ static char *last_number(const char *s)
 	if (!end)
 		return NULL;
 	start = end;
-	while (start > s && (isdigit((unsigned char)start[-1]) || start[-1] == '.' ||
-	                     start[-1] == ','))
+	while (start > s &&
+	       (isdigit((unsigned char)start[-1]) || start[-1] == '.' || start[-1] == ','))
 		start--;
 	if (start > s && start[-1] == '-')
 		start--;
