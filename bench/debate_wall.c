@@ -48,6 +48,25 @@ static double cpu_us(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* CPU ms the emulator process has used so far (from /proc), -1 if unknown. */
+static double emulator_cpu_ms(void)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)emu_pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	                 &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static long max_rss_kb(void)
 {
 	struct rusage ru;
@@ -187,9 +206,10 @@ static int bench_debate(bhive_client *c, int runs)
 	       SLOTS, REFLECTIONS + 1, LATENCY_MS, ideal);
 	for (int r = 0; r < runs && r < 64; r++) {
 		bhive_error err;
-		double t0 = now_ms();
+		double e0 = emulator_cpu_ms(), c0 = cpu_us(), t0 = now_ms();
 		bhive_result *res = bhive_hive_converse(c, cfg, req, NULL, &err);
 		walls[ok] = now_ms() - t0;
+		double emu_ms = emulator_cpu_ms() - e0, own_ms = (cpu_us() - c0) / 1000;
 		if (!res) {
 			fprintf(stderr, "debate_wall: %s\n", err.message);
 			continue;

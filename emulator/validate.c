@@ -9,6 +9,7 @@
  * conversation-level rules use Bedrock's own sentences. Paths in constraint
  * messages are 1-based and name list members "member", as AWS's do.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -205,6 +206,17 @@ static int check_content_block(const json_t *blk, const char *path, size_t *cach
 	return json_is_object(v) ? 0 : wrong_type(st, p, "an object");
 }
 
+/* Bedrock refuses a message text block holding nothing but whitespace. */
+static bool text_is_blank(const json_t *blk)
+{
+	const char *t = bh_json_str(blk, "text");
+	if (!t)
+		return false;
+	while (isspace((unsigned char)*t))
+		t++;
+	return *t == '\0';
+}
+
 static int check_role(const json_t *msg, size_t i, const char *prev, emu_status *st)
 {
 	char path[64];
@@ -257,6 +269,12 @@ static int check_message(const json_t *msg, size_t i, const char *prev, size_t *
 		snprintf(bp, sizeof(bp), "messages.%zu.member.content.%zu.member", i + 1, j + 1);
 		if (check_content_block(json_array_get(content, j), bp, cache_points, st))
 			return -1;
+		if (text_is_blank(json_array_get(content, j)))
+			return invalid(st,
+			               "The text field in the ContentBlock object at "
+			               "messages.%zu.content.%zu is blank. Add text to the text field, "
+			               "and try again.",
+			               i, j);
 	}
 	return 0;
 }

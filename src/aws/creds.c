@@ -54,6 +54,19 @@ int bh_credentials_copy(bh_credentials *dst, const bh_credentials *src)
 /* Reads the credential fields of a JSON document. Never quotes the text
  * back: it holds the secret. jansson's own message is left out too, since
  * it can cite the token near the error. */
+/* A member present with another type than a string would otherwise read as
+ * absent: a session token dropped, an expiry never honoured. */
+static const char *non_string_member(const json_t *j, const char *token_field)
+{
+	const char *keys[] = {"AccessKeyId", "SecretAccessKey", token_field, "Expiration"};
+	for (size_t i = 0; i < BH_ARRAY_LEN(keys); i++) {
+		const json_t *v = json_object_get(j, keys[i]);
+		if (v && !json_is_string(v) && !json_is_null(v))
+			return keys[i];
+	}
+	return NULL;
+}
+
 int bh_cred_from_json(const char *text, size_t len, const char *token_field, const char *what,
                       const char *source, bh_credentials *out, bhive_error *err)
 {
@@ -69,8 +82,12 @@ int bh_cred_from_json(const char *text, size_t len, const char *token_field, con
 	const char *secret = bh_json_str(j, "SecretAccessKey");
 	const char *token = bh_json_str(j, token_field);
 	const char *exp = bh_json_str(j, "Expiration");
+	const char *bad = non_string_member(j, token_field);
 	int rc;
-	if (!akid || !*akid || !secret || !*secret)
+	if (bad)
+		rc = bh_error_set(err, BHIVE_ERR_CREDENTIALS, "%s returned \"%s\" that is not a string",
+		                  what, bad);
+	else if (!akid || !*akid || !secret || !*secret)
 		rc = bh_error_set(err, BHIVE_ERR_CREDENTIALS, "%s returned no \"%s\"", what,
 		                  !akid || !*akid ? "AccessKeyId" : "SecretAccessKey");
 	else if (exp && bh_parse_iso8601(exp) < 0)

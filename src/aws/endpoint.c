@@ -158,7 +158,8 @@ static char *clean_override(const char *url, const origin *o, bhive_error *err)
 	                   : bh_starts_with(url, "http://") ? url + 7
 	                                                     : NULL;
 	size_t n = strlen(url);
-	if (!rest || !*rest || *rest == '/' || strpbrk(url, "?# \t\r\n")) {
+	if (!rest || !*rest || *rest == '/' || strpbrk(url, "?# \t\r\n") ||
+	    !bh_endpoint_url_is_valid(url)) {
 		bh_error_set(err, BHIVE_ERR_INVALID,
 		             "invalid endpoint URL \"%s\" from %s: expected "
 		             "http(s)://host[:port][/path]",

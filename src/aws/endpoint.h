@@ -53,6 +53,11 @@ json_t *bh_aws_partition(const char *region);
  * leading or trailing '-'), as the SDKs check before building a host name. */
 bool bh_region_is_valid(const char *region);
 
+/* Whether url parses as the rule set's parseURL reads URLs: http(s), a host
+ * (an IPv6 literal in brackets), a port of at most 65535, no user info,
+ * query or fragment. Overrides are checked with it before any request. */
+bool bh_endpoint_url_is_valid(const char *url);
+
 /* The whole resolution: overrides first, else the rule set. FIPS and
  * dual-stack: explicit (>= 0), AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT,
  * profile use_fips_endpoint / use_dualstack_endpoint. */

@@ -320,6 +320,14 @@ static json_t *parse_url(const char *s)
 	return v;
 }
 
+bool bh_endpoint_url_is_valid(const char *url)
+{
+	json_t *v = url ? parse_url(url) : NULL;
+	bool ok = v != NULL;
+	json_decref(v);
+	return ok;
+}
+
 /* substring: ASCII only, indices within the string, start before stop;
  * with reverse set the indices count from the end. */
 static json_t *substring(const char *s, json_int_t start, json_int_t stop, bool reverse)

@@ -149,8 +149,10 @@ static int load_lines(bhive_dataset *ds, FILE *f, const char *path, bhive_bad_li
 		if (!*t)
 			continue;
 		json_error_t je;
-		json_t *o = json_loads(t, 0, &je);
-		const char *problem = o ? check_sample(o) : je.text;
+		/* A NUL byte would end the text early and drop the rest silently. */
+		bool nul = strlen(text) != line.len;
+		json_t *o = nul ? NULL : json_loads(t, 0, &je);
+		const char *problem = nul ? "NUL byte in the line" : o ? check_sample(o) : je.text;
 		if (problem) {
 			json_decref(o);
 			if (mode == BHIVE_BAD_LINE_SKIP) {
@@ -181,6 +183,9 @@ static int load_lines(bhive_dataset *ds, FILE *f, const char *path, bhive_bad_li
 		rc = bh_error_set(err, BHIVE_ERR_IO, "cannot read \"%s\"", path);
 	if (!rc && line.len >= line.max)
 		rc = bh_error_set(err, BHIVE_ERR_PARSE, "\"%s\" line %d is longer than 16 MiB", path,
+		                  lineno + 1);
+	else if (!rc && !feof(f)) /* read_line stopped early: out of memory, not the end */
+		rc = bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory reading \"%s\" line %d", path,
 		                  lineno + 1);
 	bh_buf_release(&line);
 	return rc;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "bhive/bench.h"
 #include "util/util.h"
@@ -227,7 +228,7 @@ static int numeric_score(const bhive_evaluator *ev, const char *answer, const ch
 	char *tagged = last_in_tags(answer, "answer");
 	int none = last_number(tagged ? tagged : answer, &got);
 	bh_free(tagged);
-	*score = !none && fabs(got - want) <= ev->tol * fmax(1.0, fabs(want)) ? 1.0 : 0.0;
+	*score = !none && fabs(got - want) <= ev->tol ? 1.0 : 0.0;
 	return 0;
 }
 
@@ -267,9 +268,30 @@ static int read_output(int fd, bh_buf *out, int64_t deadline_ms)
 			continue;
 		if (n <= 0)
 			return 0;
-		if (bh_buf_append(out, chunk, (size_t)n))
-			return 0; /* capped: the score is at the start */
+		/* Past the cap the rest is read and dropped (the score is at the
+		 * start): closing the pipe early kills a chatty child with SIGPIPE,
+		 * and its score is lost as a failure. */
+		size_t room = out->max - out->len;
+		if (room)
+			bh_buf_append(out, chunk, (size_t)n < room ? (size_t)n : room);
 	}
+}
+
+/* Waits for the child until the deadline (it may close stdout and linger),
+ * then kills it. Returns true when it had to be killed. */
+static bool reap_until(pid_t pid, int *status, int64_t deadline_ms)
+{
+	struct timespec tick = { 0, 5 * 1000000L };
+	while (bh_now_ms() < deadline_ms) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	return true;
 }
 
 /* Runs the evaluator command: answer on stdin (through a temporary file, so
@@ -296,21 +318,23 @@ static int cmd_score(const bhive_evaluator *ev, const char *answer, const char *
 		setenv("BHIVE_ANSWER", answer, 1);
 		setenv("BHIVE_EXPECTED", expected ? expected : "", 1);
 		execvp(ev->argv[0], ev->argv);
+		fprintf(stderr, "bhive: error: cannot run evaluator \"%s\": %s\n", ev->argv[0],
+		        strerror(errno));
 		_exit(127);
 	}
 	close(pipefd[1]);
 	fclose(in);
 	bh_buf out;
 	bh_buf_init(&out, 1 << 16);
-	int timed_out = pid > 0 ? read_output(pipefd[0], &out, bh_now_ms() + 60000) : 0;
+	int64_t deadline = bh_now_ms() + 60000;
+	int timed_out = pid > 0 ? read_output(pipefd[0], &out, deadline) : 0;
 	close(pipefd[0]);
 	int status = 0, rc = 0;
 	if (pid < 0) {
 		rc = bh_error_set(err, BHIVE_ERR_IO, "evaluator \"%s\": fork failed", ev->spec);
 	} else {
-		if (timed_out)
-			kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		if (reap_until(pid, &status, timed_out ? 0 : deadline))
+			timed_out = -1;
 		if (timed_out)
 			rc = bh_error_set(err, BHIVE_ERR_TIMEOUT, "evaluator \"%s\" timed out after 60 s",
 			                  ev->spec);

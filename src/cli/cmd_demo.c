@@ -62,7 +62,7 @@ static const char demo_usage[] =
     "cost. Prints the table beside the original's published figures from real Bedrock,\n"
     "writes the plots and shows a short debate of three models with an aggregator.\n"
     "\n"
-    "  --samples N               questions per difficulty (default 50)\n"
+    "  --samples N               questions per difficulty (default 100)\n"
     "  --plots DIR               where the PNG charts go (default ./bhive-demo)\n"
     "  --time-scale X            simulated latency factor (default 0.05: quick)\n"
     "  --debate-questions N      questions for the debate example (default 3; 0: none)\n"
@@ -155,6 +155,7 @@ static int parse_demo(demo_args *a, int argc, char **argv)
 	int code;
 	bench_common_init(&a->c);
 	a->c.plots_dir = "bhive-demo";
+	a->c.default_samples = 100; /* as the original benchmark: 100 questions a difficulty */
 	a->c.concurrency = 64;
 	a->c.store_path = NULL;
 	a->time_scale = 0.05;

@@ -22,6 +22,7 @@ char *bh_read_file(const char *path, size_t max, size_t *len, bhive_error *err)
 		if ((rc = bh_buf_append(&b, chunk, n)) != 0)
 			break;
 	bool bad = ferror(f);
+	int read_errno = errno; /* a directory opens fine and fails here (EISDIR) */
 	fclose(f);
 	if (rc) {
 		bh_buf_release(&b);
@@ -30,7 +31,7 @@ char *bh_read_file(const char *path, size_t max, size_t *len, bhive_error *err)
 	}
 	if (bad) {
 		bh_buf_release(&b);
-		bh_error_set(err, BHIVE_ERR_IO, "cannot read \"%s\"", path);
+		bh_error_set(err, BHIVE_ERR_IO, "cannot read \"%s\": %s", path, strerror(read_errno));
 		return NULL;
 	}
 	if (len)

@@ -24,8 +24,12 @@ void bh_log_set_level(int l) { level = l; }
 int bh_log_level(void)
 {
 	if (level < 0) {
-		int l = bh_log_parse_level(bh_getenv("BHIVE_LOG_LEVEL"));
+		const char *env = bh_getenv("BHIVE_LOG_LEVEL");
+		int l = bh_log_parse_level(env);
 		level = l < 0 ? BH_LOG_WARN : l;
+		if (env && l < 0) /* a typo must not silently mean "warn" */
+			fprintf(stderr, "bhive: warning: unknown BHIVE_LOG_LEVEL \"%s\" ignored "
+			                "(off, error, warn, info, debug, trace)\n", env);
 	}
 	return level;
 }
