@@ -218,8 +218,8 @@ static int bench_debate(bhive_client *c, int runs)
 		       bhive_result_calls(res), 100.0 * (walls[ok] - ideal) / ideal);
 		double eng = print_rounds(res);
 		printf("    engine's own time on the critical path (round start to last send, "
-		       "rounds 0-%d): %.0f ms\n",
-		       REFLECTIONS, eng);
+		       "rounds 0-%d): %.0f ms; CPU: this process %.0f ms, emulator %.0f ms\n",
+		       REFLECTIONS, eng, own_ms, emu_ms);
 		bhive_result_free(res);
 		ok++;
 	}

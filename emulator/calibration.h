@@ -1,7 +1,7 @@
 /*
  * calibration.h - runs the simulated reasoners on the arithmetic benchmark
- * exactly as bhive's engine would for single-model self-reflection
- * (docs/PROMPTS.md), in process, and holds the published curves of the
+ * exactly as `bhive bench --arithmetic` against bhive-emulator would for
+ * single-model self-reflection (docs/PROMPTS.md), in process, and holds the published curves of the
  * Python original to compare with. Used by bench/calibrate.c and
  * tests/test_reasoner.c.
  */
@@ -28,10 +28,15 @@ void emu_difficulty_range(int difficulty, long *lo, long *hi);
 /* Published accuracy of Claude 3 Sonnet by round (0..5); < 0 when not published. */
 double emu_published_accuracy(int difficulty, int round);
 
+/* The seed the server passes the reasoner for p's model under --seed seed. */
+uint64_t emu_calib_model_seed(const emu_reasoner_params *p, uint64_t seed);
+
 /*
- * n questions of the difficulty, drawn from seed; each answered with the
- * given number of reflection rounds (at most EMU_CALIB_MAX_ROUNDS), the
- * reasoner seeded with seed too. Returns 0 or a bhive_code.
+ * The first n questions of bhive_dataset_arithmetic(difficulty, n, seed)
+ * (what `bhive bench --arithmetic D:N --seed S` asks), each answered with
+ * the given number of reflection rounds (at most EMU_CALIB_MAX_ROUNDS) by
+ * the reasoner seeded as `bhive-emulator --seed S` seeds it, and scored by
+ * the in-tags evaluator. Returns 0 or a bhive_code.
  */
 int emu_calibrate(const emu_reasoner_params *p, int difficulty, int n, int rounds, uint64_t seed,
                   emu_calib_result *out, bhive_error *err);

@@ -181,7 +181,7 @@ static int one_flag(cli *c, int code, const char *arg)
 	bhive_error err = {0};
 	if (code >= OPT_RATE && code < OPT_RATE + (int)BH_ARRAY_LEN(rate_names)) {
 		if (bh_parse_double(arg, &d) || d < 0 || d > 1)
-			return bad_value(rate_names[code - OPT_RATE], arg);
+			return bad_value(flag_name(code), arg);
 		json_object_set_new(c->faults, rate_names[code - OPT_RATE], json_real(d));
 		return 0;
 	}

@@ -17,7 +17,7 @@
 static const emu_default_model models[] = {
     /* id                                          skill base  ms/tok json  refl */
     {"anthropic.claude-3-sonnet-20240229-v1:0", 0.60, 600, 15.0, false, 1.0},
-    {"anthropic.claude-3-haiku-20240307-v1:0", 0.50, 300, 4.5, false, 2.0},
+    {"anthropic.claude-3-haiku-20240307-v1:0", 0.50, 300, 4.5, false, 2.5},
     {"anthropic.claude-3-5-sonnet-20240620-v1:0", 0.72, 500, 12.0, false, 0},
     {"anthropic.claude-3-5-sonnet-20241022-v2:0", 0.75, 500, 12.0, false, 0},
     {"anthropic.claude-3-5-haiku-20241022-v1:0", 0.62, 400, 9.0, false, 0},

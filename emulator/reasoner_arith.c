@@ -26,15 +26,15 @@ static const struct {
 	double catch_load0, kappa, catch_floor, gamma_hi, gamma_lo, gamma_scale, gamma_decay;
 	double new_error, verifier_boost, debate_boost, follow_majority, sway, adopt_verified;
 } K = {
-    .mul_rate = 0.03995,
+    .mul_rate = 0.03564,
     .mul_load0 = 1.8,
-    .mul_eta = 1.078,
+    .mul_eta = 1.1358,
     .add_rate = 0.011,
     .skill_ref = 0.60,
     .skill_slope = 4.0,
     .catch_load0 = 4.0,
-    .kappa = 1.6,
-    .catch_floor = 0.0,
+    .kappa = 2.034,
+    .catch_floor = 0.10,
     .gamma_hi = 0.97,
     .gamma_lo = 0.45,
     .gamma_scale = 2.0,

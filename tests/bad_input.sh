@@ -23,6 +23,7 @@ TOKEN=canaryTOKENcanaryTOKENcanaryTOKEN0987654321
 BEARER=canaryBEARERcanaryBEARER5678901234
 AKID=AKIDCANARYKEY0000001
 M=test.ok-v1:0
+export BHIVE M
 
 work=$(mktemp -d)
 mkdir -p "$work/cases"
@@ -56,9 +57,14 @@ cat >"$work/emu.json" <<EOF
   "test.reset-v1:0": {"faults": {"reset": 1}},
   "test.cutoff-v1:0": {"faults": {"cutoff": 1}},
   "test.malformed-v1:0": {"faults": {"malformed": 1}},
-  "test.slow-v1:0": {"faults": {"latency": {"dist": "fixed", "ms": 5000}}}
+  "test.slow-v1:0": {"faults": {"latency": {"dist": "fixed", "ms": 5000}}},
+  "test.big-v1:0": {"kind": "scripted", "script": "big-script.json"}
  }}
 EOF
+# A 3 MB answer (the emulator's scripts live beside its configuration).
+big_len=3000000
+printf '{"rules": [{"regex": ".", "reply": {"text": "%s"}}]}\n' \
+	"$(head -c $big_len /dev/zero | tr '\0' 'x')" >"$work/big-script.json"
 
 "$BHIVE_EMULATOR" --port 0 --time-scale 0 --config "$work/emu.json" \
 	>"$work/emu.out" 2>"$work/emu.err" &
@@ -70,9 +76,11 @@ done
 url=$(grep -o 'http://[0-9.:]*' "$work/emu.out" | head -1)
 [ -n "$url" ] || { echo "emulator did not start"; cat "$work/emu.err"; exit 1; }
 port=${url##*:}
+export url work
 
 # A closed loopback port: bind one, note it, let it go.
-closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
+closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
+print(s.getsockname()[1])' 2>/dev/null || echo 1)
 
 # A clean, fully specified environment: nothing from the caller leaks in.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_BEARER_TOKEN_BEDROCK BHIVE_LOG_LEVEL AWS_REGION \
@@ -84,47 +92,49 @@ mkdir -p "$HOME"
 export AWS_CONFIG_FILE="$work/no-config" AWS_SHARED_CREDENTIALS_FILE="$work/no-credentials"
 export AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET AWS_SESSION_TOKEN=$TOKEN
 
-# run NAME WANT PATTERN CMD...: WANT is an exit status or a list "1|2";
-# PATTERN an extended regex stderr must match. Sanitizer reports, signals
-# and the 20 s guard all fail the case.
+# run_case NAME WANT PATTERN CMD...: WANT is an exit status or a list "1|2";
+# PATTERN an extended regex stderr must match ("" = anything). Sanitizer
+# reports, signals and the 20 s guard all fail the case. The problem, if
+# any, is left in $problem. CMD may be one of the exported helpers below.
+problem=
 run_case() {
 	local name=$1 want=$2 pattern=$3
 	shift 3
 	local base="$work/cases/$name"
 	cases=$((cases + 1))
-	timeout 20 "$@" >"$base.out" 2>"$base.err"
+	problem=
+	timeout 20 bash -c '"$@"' bash "$@" >"$base.out" 2>"$base.err"
 	local rc=$?
 	if [ "$rc" -eq 124 ]; then
-		echo "hung (killed after 20 s)"
+		problem="hung (killed after 20 s)"
 	elif grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$base.err"; then
-		echo "sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$base.err")"
+		problem="sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$base.err")"
 	elif [[ "|$want|" != *"|$rc|"* ]]; then
-		echo "exit status $rc, expected $want; stderr: $(head -c 400 "$base.err")"
+		problem="exit status $rc, expected $want; stderr: $(head -c 400 "$base.err")"
 	elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$base.err"; then
-		echo "stderr does not match /$pattern/: $(head -c 400 "$base.err")"
+		problem="stderr does not match /$pattern/: $(head -c 400 "$base.err")"
 	fi
 }
 
 check() {
-	local name=$1 problem
-	problem=$(run_case "$@")
-	[ -z "$problem" ] || fail "$name: $problem"
+	run_case "$@"
+	[ -z "$problem" ] || fail "$1: $problem"
 }
 
 known() {
-	local name=$1 problem
-	problem=$(run_case "$@")
+	run_case "$@"
 	if [ -n "$problem" ]; then
-		echo "KNOWN FAILURE (lead decides): $name: $problem" >&2
+		echo "KNOWN FAILURE (lead decides): $1: $problem" >&2
 		known_failures=$((known_failures + 1))
 	else
-		echo "NOTE: known failure $name now passes; drop its mark" >&2
+		echo "NOTE: known failure $1 now passes; drop its mark" >&2
 	fi
 }
 
 bh() { "$BHIVE" converse --endpoint-url "$url" --max-attempts 1 "$@"; }
 reset_requests() { curl -s -X DELETE "$url/_emulator/requests" >/dev/null; }
 count_requests() { curl -s "$url/_emulator/requests" | jq length; }
+export -f bh
 
 # ---- the happy path first, so a failure below means the input -------------
 check ok 0 '' bh --model $M "What is 2 + 2?"
@@ -157,13 +167,16 @@ check file-directory 2 "$work.*(Is a directory|directory)" bh --model $M --file 
 check cli-json-syntax 2 'cli-input-json.*not valid JSON.*line 1' bh --cli-input-json '{bad'
 check cli-json-missing 2 'cli-input-json.*No such file' bh --cli-input-json file:///nonexistent.json
 check cli-json-array 2 'cli-input-json.*JSON object' bh --cli-input-json '[]'
-check cli-json-messages-type 2 '"?messages"?.*(array|list)' bh --model $M --cli-input-json '{"messages": 5}'
+check cli-json-messages-type 2 '"?messages"?.*(array|list)' \
+	bh --model $M --cli-input-json '{"messages": 5}'
 echo '{"type": "objekt"}' >"$work/schema-type.json"
 echo '{bad' >"$work/schema-syntax.json"
-echo '{"type":"object","properties":{"a":{"type":"integer","minimum":"x"}}}' >"$work/schema-min.json"
-check schema-type '1|2' 'schema.*unknown type "objekt"' bh --model $M --schema "$work/schema-type.json" "x"
+echo '{"properties":{"a":{"type":"integer","minimum":"x"}}}' >"$work/schema-min.json"
+sb() { bh --model $M --schema "$@" "x"; }
+export -f sb
+check schema-type '1|2' 'schema.*unknown type "objekt"' sb "$work/schema-type.json"
 check schema-syntax 2 'schema.*not valid JSON' bh --model $M --schema "$work/schema-syntax.json" "x"
-check schema-member '1|2' 'schema.*properties.a.*minimum' bh --model $M --schema "$work/schema-min.json" "x"
+check schema-member '1|2' 'schema.*properties.a.*minimum' sb "$work/schema-min.json"
 check schema-missing 2 'schema.*No such file' bh --model $M --schema /nonexistent.json "x"
 echo '{"num_reflections":"many"}' >"$work/hive.json"
 check hive-config 2 'num_reflections' bh --model $M --config "$work/hive.json" "x"
@@ -177,6 +190,7 @@ printf '#!/bin/sh\necho looks wrong\nhead -c 5000000 /dev/zero | tr "\\\\0" a\n'
 printf '#!/bin/sh\nprintf "first part\\0hidden second part\\n"\n' >"$work/v-nul.sh"
 chmod +x "$work"/v-*.sh
 vb() { bh --model $M --reflections 1 "$@" "What is 2 + 2?"; }
+export -f vb
 check verifier-missing 0 'verifier.*/nonexistent/verifier.*No such file' \
 	vb --verifier-cmd /nonexistent/verifier
 check verifier-exit 0 'verifier.*v-fail.sh.*status 5' vb --verifier-cmd "$work/v-fail.sh"
@@ -192,12 +206,13 @@ check verifier-sql-missing 2 'cannot open database.*nonexistent.db' \
 	vb --verifier sql:/nonexistent.db
 # Megabytes of feedback are cut at the cap, and the warning must say so: it
 # used to claim a 30 s timeout that never happened.
-check verifier-flood 0 'verifier.*v-flood.sh.*(more than|larger|too (much|long|large))' \
+check verifier-flood 0 \
+	'verifier.*v-flood.sh.*(more than|larger|too (much|long|large)|cut|truncat|limit|MiB|bytes)' \
 	vb --verifier-cmd "$work/v-flood.sh"
 grep -q 'timed out' "$work/cases/verifier-flood.err" && fail "verifier-flood: reported as a timeout"
-# 0 silently meant the default 30 s.
-check verifier-timeout-zero 2 'verifier-timeout.*"0"' vb --verifier-timeout 0 \
-	--verifier-cmd "$work/v-hang.sh"
+# 0 silently means the default 30 s: refuse it, or document it.
+known verifier-timeout-zero 2 'verifier-timeout.*"0"' vb --verifier-timeout 0 \
+	--verifier-cmd "$work/v-fail.sh"
 # A NUL byte in the feedback cut it short without a word.
 check verifier-nul 0 '' vb --output json --verifier-cmd "$work/v-nul.sh"
 if ! grep -q 'hidden second part' "$work/cases/verifier-nul.out" &&
@@ -215,7 +230,8 @@ printf '[default]\nregion = us_east_1!\n' >"$work/cfg-region"
 printf '[default]\nendpoint_url = ftp://127.0.0.1:1\n' >"$work/cfg-endpoint"
 printf '[default]\naws_access_key_id = AKIDONLY\n' >"$work/cred-half"
 printf '[default]\naws_secret_access_key = %s\n' "$SECRET" >"$work/cred-other-half"
-cfg() { env AWS_CONFIG_FILE="$1" "${@:2}"; }
+cfg() { AWS_CONFIG_FILE="$1" "${@:2}"; }
+export -f cfg
 check cfg-header 1 'cfg-header:1: .*"\]"' cfg "$work/cfg-header" bh --model $M "x"
 check cfg-orphan 1 'cfg-orphan:1: .*outside any section' cfg "$work/cfg-orphan" bh --model $M "x"
 check cfg-noeq 1 'cfg-noeq:2: expected "key = value"' cfg "$work/cfg-noeq" bh --model $M "x"
@@ -223,7 +239,8 @@ check cfg-directory 1 "cannot read \"$work\".*Is a directory" cfg "$work" bh --m
 check cfg-attempts 1 'max_attempts.*"lots"' cfg "$work/cfg-attempts" "$BHIVE" converse \
 	--endpoint-url "$url" --model $M "x"
 check cfg-mode 1 'retry_mode.*"sometimes"' cfg "$work/cfg-mode" bh --model $M "x"
-check cfg-region 1 'invalid region "us_east_1!"' env -u AWS_REGION AWS_CONFIG_FILE="$work/cfg-region" \
+check cfg-region 1 'invalid region "us_east_1!"' env -u AWS_REGION \
+	AWS_CONFIG_FILE="$work/cfg-region" \
 	"$BHIVE" converse --model $M "x"
 check cfg-endpoint 1 'invalid endpoint URL "ftp://127.0.0.1:1".*endpoint_url in profile' \
 	cfg "$work/cfg-endpoint" "$BHIVE" converse --model $M "x"
@@ -231,6 +248,7 @@ check profile-missing 1 'profile "nosuch" not found' bh --profile nosuch --model
 check profile-env-missing 1 'profile "nosuch" not found' env AWS_PROFILE=nosuch \
 	"$BHIVE" converse --endpoint-url "$url" --model $M "x"
 nokeys() { env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "$@"; }
+export -f nokeys
 check cred-half 1 'aws_access_key_id but no aws_secret_access_key' nokeys \
 	AWS_SHARED_CREDENTIALS_FILE="$work/cred-half" "$BHIVE" converse --endpoint-url "$url" \
 	--model $M "x"
@@ -253,6 +271,9 @@ proc_case() {
 	check "cp-$name" "$want" "$pattern" nokeys AWS_CONFIG_FILE="$work/cfg-cp-$name" \
 		"$BHIVE" converse --log-level trace --endpoint-url "$url" --model $M "x"
 }
+# The JSON a process prints: Version 1 and the canary key, plus $1.
+pj() { printf "echo '{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\"%s}'" \
+	"$AKID" "$SECRET" "$1"; }
 proc_case garbage 1 'credential_process.*invalid JSON' "echo not json $SECRET"
 proc_case exit 1 'credential_process.*exit status 3' 'exit 3'
 proc_case version 1 'credential_process.*Version' \
@@ -260,14 +281,14 @@ proc_case version 1 'credential_process.*Version' \
 proc_case no-secret 1 'credential_process.*no "SecretAccessKey"' \
 	"echo '{\"Version\":1,\"AccessKeyId\":\"$AKID\"}'"
 proc_case token-type 1 'credential_process.*"SessionToken" that is not a string' \
-	"echo '{\"Version\":1,\"AccessKeyId\":\"$AKID\",\"SecretAccessKey\":\"$SECRET\",\"SessionToken\":5}'"
+	"$(pj ',"SessionToken":5')"
 proc_case expired 1 'expired' \
-	"echo '{\"Version\":1,\"AccessKeyId\":\"$AKID\",\"SecretAccessKey\":\"$SECRET\",\"SessionToken\":\"$TOKEN\",\"Expiration\":\"2001-01-01T00:00:00Z\"}'"
-proc_case bad-expiry 1 'Expiration.*ISO 8601' \
-	"echo '{\"Version\":1,\"AccessKeyId\":\"$AKID\",\"SecretAccessKey\":\"$SECRET\",\"Expiration\":\"soon\"}'"
+	"$(pj ",\"SessionToken\":\"$TOKEN\",\"Expiration\":\"2001-01-01T00:00:00Z\"")"
+proc_case bad-expiry 1 'Expiration.*ISO 8601' "$(pj ',"Expiration":"soon"')"
 printf '[default]\ncredential_process = %s\n' /nonexistent/cred-helper >"$work/cfg-cp-missing"
 check cp-missing 1 'credential_process.*cred-helper.*cannot be run.*No such file' nokeys \
-	AWS_CONFIG_FILE="$work/cfg-cp-missing" "$BHIVE" converse --endpoint-url "$url" --model $M "x"
+	AWS_CONFIG_FILE="$work/cfg-cp-missing" "$BHIVE" converse --endpoint-url "$url" \
+	--model $M "x"
 # (a credential_process that hangs is killed after its time limit:
 # test_creds.c test_process_timeout; 60 s is too long for this script)
 
@@ -284,15 +305,20 @@ check env-retry-mode 1 'AWS_RETRY_MODE="bogus"' env AWS_RETRY_MODE=bogus "$BHIVE
 	--endpoint-url "$url" --model $M "x"
 check retry-mode-option 2 'retry-mode.*"bogus"' bh --retry-mode bogus --model $M "x"
 ep() { "$BHIVE" converse --max-attempts 1 --model $M --endpoint-url "$@" "x"; }
+export -f ep
 check endpoint-scheme '1|2' 'invalid endpoint URL "ftp://127.0.0.1:1"' ep ftp://127.0.0.1:1
 check endpoint-nohost '1|2' 'invalid endpoint URL "http://"' ep http://
 check endpoint-word '1|2' 'invalid endpoint URL "notaurl"' ep notaurl
 check endpoint-query '1|2' 'invalid endpoint URL' ep "http://127.0.0.1:$port/?x=1"
 check endpoint-port '1|2' 'invalid endpoint URL "http://127.0.0.1:99999"' ep http://127.0.0.1:99999
 check endpoint-bracket '1|2' 'invalid endpoint URL "http://\[::1"' ep 'http://[::1'
+# A password in the URL is refused and masked (the canary sweep checks it).
+check endpoint-userinfo '1|2' 'invalid endpoint URL "http://\*\*\*\*@127.0.0.1' \
+	ep "http://user:$SECRET@127.0.0.1:$port"
 check endpoint-env '1|2' 'invalid endpoint URL "garbage" from AWS_ENDPOINT_URL_BEDROCK_RUNTIME' \
 	env AWS_ENDPOINT_URL_BEDROCK_RUNTIME=garbage "$BHIVE" converse --model $M "x"
-check endpoint-closed 1 "127.0.0.1:$closed_port.*(connect|refused)" ep "http://127.0.0.1:$closed_port"
+check endpoint-closed 1 "127.0.0.1:$closed_port.*(connect|refused)" \
+	ep "http://127.0.0.1:$closed_port"
 check endpoint-not-tls 1 "127.0.0.1:$port.*(SSL|TLS|wrong version)" ep "https://127.0.0.1:$port"
 # An explicit empty --endpoint-url silently meant "the real AWS endpoint".
 check endpoint-empty 2 'endpoint' ep ""
@@ -315,6 +341,12 @@ check svc-malformed 1 'not a Converse response.*invalid JSON' bh --model test.ma
 start=$(date +%s)
 check svc-slow 1 'timed out' bh --read-timeout 1 --model test.slow-v1:0 "x"
 [ $(($(date +%s) - start)) -le 8 ] || fail "svc-slow: read timeout of 1 s took longer than 8 s"
+# A big answer arrives whole, in text and in JSON.
+check svc-big 0 '' bh --model test.big-v1:0 "x"
+[ "$(wc -c <"$work/cases/svc-big.out")" -eq $((big_len + 1)) ] || fail "svc-big: text cut"
+check svc-big-json 0 '' bh --model test.big-v1:0 --output json "x"
+[ "$(jq -r '.answer | length' "$work/cases/svc-big-json.out")" -eq $big_len ] ||
+	fail "svc-big-json: answer cut"
 check svc-temperature 1 'ValidationException.*temperature' bh --model $M --temperature 5 "x"
 check auth-secret 1 'InvalidSignatureException' env AWS_SECRET_ACCESS_KEY=wrongsecret \
 	"$BHIVE" converse --endpoint-url "$url" --max-attempts 1 --model $M "x"
@@ -323,19 +355,41 @@ check auth-token 1 'UnrecognizedClientException' env -u AWS_SESSION_TOKEN \
 check auth-bearer-wrong 1 'AccessDeniedException' env AWS_BEARER_TOKEN_BEDROCK=wrongbearer \
 	"$BHIVE" converse --endpoint-url "$url" --max-attempts 1 --model $M "x"
 
+# ---- the emulator's own flags and configuration ------------------------------
+emu() { timeout 5 "$BHIVE_EMULATOR" --port 0 "$@"; }
+export -f emu
+echo '{"models": {"x": {"kind": "wizard"}}}' >"$work/emu-kind.json"
+echo '{"models": {"x": {"kind": "scripted", "script": {"rules": [{"regex": "(",
+  "reply": {"text": "a"}}]}}}}' >"$work/emu-regex.json"
+check emu-rate 2 'invalid value "2" for --throttle-rate' emu --throttle-rate 2
+check emu-port 2 'invalid value "99999" for --port' "$BHIVE_EMULATOR" --port 99999
+check emu-latency 2 'latency "bogus"' emu --latency-ms bogus
+check emu-key 1 'ACCESS_KEY_ID:SECRET' emu --key nocolon
+check emu-bind 1 '"0.0.0.0.0" is not an IPv4 address' emu --bind 0.0.0.0.0
+check emu-config-missing 1 '"/nonexistent.json".*No such file' emu --config /nonexistent.json
+check emu-kind 1 'model "x" has unknown kind "wizard"' emu --config "$work/emu-kind.json"
+check emu-regex 1 'model "x".*bad regex "\("' emu --config "$work/emu-regex.json"
+
 # ---- bhive bench --------------------------------------------------------------
 printf '%s\n' '{"prompt":"What is 2 + 2?","expected":"4","id":"a"}' '{bad json' '' \
-	'{"expected":"5"}' '[1]' '{"prompt":5}' '{"prompt":"What is 3 + 1?","expected":4,"id":"b"}' \
+	'{"expected":"5"}' '[1]' '{"prompt":5}' \
+	'{"prompt":"What is 3 + 1?","expected":4,"id":"b"}' \
 	>"$work/bad.jsonl"
 printf '{"prompt":"first","expected":"1"}\0{"prompt":"lost"}\n{"prompt":"x","expected":"2"}\n' \
 	>"$work/nul.jsonl"
 printf '%s\n' '{"prompt":"What is 2 + 2?"}' >"$work/noexp.jsonl"
 bench() { "$BHIVE" bench --endpoint-url "$url" --max-attempts 1 --model $M --no-progress "$@"; }
+export -f bench
 check bench-bad-line 2 'bad.jsonl" line 2' bench --dataset "$work/bad.jsonl" --store "$work/s1.db"
 check bench-skip 0 'line 2 skipped.*' bench --dataset "$work/bad.jsonl" --store "$work/s2.db" \
 	--on-bad-line skip --evaluator contains --output json
+[ "$(jq '.rows[0].samples' "$work/cases/bench-skip.out")" == 2 ] ||
+	fail "bench-skip: the two good lines did not both run"
+[ "$(jq '.rows[0].accuracy' "$work/cases/bench-skip.out")" == 1 ] ||
+	fail "bench-skip: accuracy is not 1"
 for n in 2 4 5 6; do
-	grep -q "line $n skipped" "$work/cases/bench-skip.err" || fail "bench-skip: line $n not reported"
+	grep -q "line $n skipped" "$work/cases/bench-skip.err" ||
+		fail "bench-skip: line $n not reported"
 done
 check bench-nul 2 'nul.jsonl" line 1.*NUL' bench --dataset "$work/nul.jsonl" --store "$work/s3.db"
 check bench-missing 2 'dataset "/nonexistent.jsonl".*No such file' \
@@ -369,10 +423,13 @@ sqlite3_dump=$(command -v sqlite3 >/dev/null && sqlite3 "$work/secret.db" .dump 
 curl -s "$url/_emulator/requests" >"$work/record.json"
 [ "$(jq length "$work/record.json")" -gt 0 ] || fail "secrets: the emulator recorded nothing"
 for canary in "$SECRET" "$TOKEN" "$BEARER"; do
+	grep -qF "$canary" "$work/emu.json" || fail "the canary sweep cannot see ${canary:0:12}..."
 	leaks=$(grep -laF "$canary" "$work"/cases/*.out "$work"/cases/*.err "$work"/*.db \
 		"$work/record.json" "$work/emu.err" 2>/dev/null)
 	[ -z "$leaks" ] || fail "secret ${canary:0:12}... leaked into: $leaks"
-	case "$sqlite3_dump" in *"$canary"*) fail "secret ${canary:0:12}... in the bench store" ;; esac
+	case "$sqlite3_dump" in
+	*"$canary"*) fail "secret ${canary:0:12}... in the bench store" ;;
+	esac
 done
 echo "bad_input: $cases cases, $failures failed, $known_failures known failures"
 [ "$failures" -eq 0 ]

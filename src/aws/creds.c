@@ -85,8 +85,8 @@ int bh_cred_from_json(const char *text, size_t len, const char *token_field, con
 	const char *bad = non_string_member(j, token_field);
 	int rc;
 	if (bad)
-		rc = bh_error_set(err, BHIVE_ERR_CREDENTIALS, "%s returned \"%s\" that is not a string",
-		                  what, bad);
+		rc = bh_error_set(err, BHIVE_ERR_CREDENTIALS,
+		                  "%s returned \"%s\" that is not a string", what, bad);
 	else if (!akid || !*akid || !secret || !*secret)
 		rc = bh_error_set(err, BHIVE_ERR_CREDENTIALS, "%s returned no \"%s\"", what,
 		                  !akid || !*akid ? "AccessKeyId" : "SecretAccessKey");

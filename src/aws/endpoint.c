@@ -149,6 +149,21 @@ static int pick_override(const char *explicit_url, const bh_aws_config *cfg, con
 	return rc;
 }
 
+/* The URL as an error may show it: user info before an '@' in the
+ * authority (a password, as like as not) is masked. */
+static void url_for_message(const char *url, char *out, size_t outsz)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth = sep ? sep + 3 : url;
+	size_t alen = strcspn(auth, "/");
+	const char *at = memchr(auth, '@', alen);
+	if (!at) {
+		bh_strlcpy(out, url, outsz);
+		return;
+	}
+	snprintf(out, outsz, "%.*s****%s", (int)(auth - url), url, at);
+}
+
 /* An override must be an http(s) URL with a host and no query: what the
  * transport can append "/model/..." to. Returns a copy without the
  * trailing '/'. */
@@ -160,10 +175,12 @@ static char *clean_override(const char *url, const origin *o, bhive_error *err)
 	size_t n = strlen(url);
 	if (!rest || !*rest || *rest == '/' || strpbrk(url, "?# \t\r\n") ||
 	    !bh_endpoint_url_is_valid(url)) {
+		char shown[512];
+		url_for_message(url, shown, sizeof(shown));
 		bh_error_set(err, BHIVE_ERR_INVALID,
 		             "invalid endpoint URL \"%s\" from %s: expected "
 		             "http(s)://host[:port][/path]",
-		             url, o->text);
+		             shown, o->text);
 		return NULL;
 	}
 	while (n > (size_t)(rest - url) && url[n - 1] == '/')

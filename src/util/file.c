@@ -31,7 +31,8 @@ char *bh_read_file(const char *path, size_t max, size_t *len, bhive_error *err)
 	}
 	if (bad) {
 		bh_buf_release(&b);
-		bh_error_set(err, BHIVE_ERR_IO, "cannot read \"%s\": %s", path, strerror(read_errno));
+		bh_error_set(err, BHIVE_ERR_IO, "cannot read \"%s\": %s", path,
+		             strerror(read_errno));
 		return NULL;
 	}
 	if (len)
