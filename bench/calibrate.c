@@ -4,8 +4,11 @@
  *
  *   bench_calibrate [--n N] [--seed S] [--model ID]
  *       single-model self-reflection, rounds 0-5, N questions per difficulty
- *       (default 500); prints simulated next to published accuracy and the
- *       largest deviation; exit status 1 when it is beyond +-0.05.
+ *       (default 1000); prints simulated next to published accuracy and the
+ *       largest deviation; exit status 1 when it is beyond +-0.05. The
+ *       questions, requests, seeds and scoring are those of `bhive demo
+ *       --samples N --seed S` (emulator/calibration.c), so rounds 0, 1, 2,
+ *       3 and 5 print the demo's figures exactly.
  *   bench_calibrate --model A --model B [--n N] [--seed S]
  *       medium arithmetic, 3 reflections, both models side by side: accuracy,
  *       tokens and simulated latency (the original's Haiku-vs-Sonnet finding).
@@ -166,7 +169,7 @@ static int compare_models(const options *o)
 
 int main(int argc, char **argv)
 {
-	options o = {.n = 500, .seed = 1};
+	options o = {.n = 1000, .seed = 1};
 	if (parse_args(argc, argv, &o))
 		return usage();
 	return o.nmodels == 2 || o.all ? compare_models(&o) : calibration_table(&o);

@@ -109,7 +109,8 @@ static int run_question(const calib_run *run, const bhive_sample *s, bhive_error
 		run->out->accuracy[r] += score;
 		run->out->output_tokens[r] += (double)strlen(reply.text) / 4.0;
 		if (!rc && r < run->rounds)
-			rc = add_reflection(messages, run->cfg, reply.text, bh_first_user_text(messages));
+			rc = add_reflection(messages, run->cfg, reply.text,
+			                    bh_first_user_text(messages));
 		emu_reply_release(&reply);
 	}
 	json_decref(req);

@@ -8,15 +8,14 @@
  * reasoner) computes for the same questions and seed: when the two paths
  * drift apart, the fit no longer describes what users see.
  */
+#include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
+#include <cmocka.h>
 
 #include "calibration.h"
 #include "test_emulator_harness.h"
@@ -109,13 +108,17 @@ static json_t *run_bench(const e2e *t)
 	char arg_medium[32], arg_hard[32];
 	snprintf(arg_medium, sizeof(arg_medium), "medium:%d", QUESTIONS);
 	snprintf(arg_hard, sizeof(arg_hard), "hard:%d", QUESTIONS);
-	const char *const argv[] = {BHIVE_CLI_BIN, "bench", "--arithmetic", arg_medium,
-	                            "--arithmetic", arg_hard, "--seed", TEXT(SEED), "--model", SONNET3,
-	                            "--reflections", "0,3", "--endpoint-url", t->emu.url,
-	                            "--region", "us-east-1", "--store", t->store, "--no-progress",
-	                            "--concurrency", "64", "--output", "json", NULL};
+	const char *const argv[] = {BHIVE_CLI_BIN,    "bench",         "--arithmetic",
+	                            arg_medium,       "--arithmetic",  arg_hard,
+	                            "--seed",         TEXT(SEED),      "--model",
+	                            SONNET3,          "--reflections", "0,3",
+	                            "--endpoint-url", t->emu.url,      "--region",
+	                            "us-east-1",      "--store",       t->store,
+	                            "--no-progress",  "--concurrency", "64",
+	                            "--output",       "json",          NULL};
 	char *text = run_cli(argv);
-	json_t *report = text ? bh_json_parse(text, strlen(text), "bhive bench output", NULL) : NULL;
+	json_t *report =
+	    text ? bh_json_parse(text, strlen(text), "bhive bench output", NULL) : NULL;
 	bh_free(text);
 	return report;
 }
@@ -204,7 +207,8 @@ static void test_equals_in_process(void **state)
 		bhive_error err = {0};
 		assert_int_equal(emu_calibrate(&p, d, QUESTIONS, k, SEED, &r, &err), 0);
 		const json_t *row = find_row(t->report, d, k);
-		long e2e_right = lround(json_real_value(json_object_get(row, "accuracy")) * QUESTIONS);
+		long e2e_right =
+		    lround(json_real_value(json_object_get(row, "accuracy")) * QUESTIONS);
 		long calib_right = lround(r.accuracy[k] * QUESTIONS);
 		if (e2e_right != calib_right)
 			fail_msg("%s round %d: bhive bench got %ld of %d right, in-process "
