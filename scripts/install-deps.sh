@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang
       libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev
-      libsqlite3-dev libcmocka-dev gnuplot-nox)
+      libsqlite3-dev libcmocka-dev gnuplot-nox sqlite3 jq curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
