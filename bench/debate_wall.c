@@ -354,10 +354,8 @@ static double bench_queued_heap(bhive_client *c, int n)
 	for (int i = 0; i < n; i++)
 		bhive_hive_add(h, cfg, req, NULL, NULL);
 	double per = (double)(mallinfo2().uordblks - base) / n;
-	bhive_hive_perform(h, -1);
-	bhive_result *r;
-	while ((r = bhive_hive_next_done(h, NULL, NULL)) != NULL)
-		bhive_result_free(r);
+	/* Freeing cancels the one running call and drops the queue: running
+	 * them all one at a time would take n x 3 x 100 ms. */
 	json_decref(req);
 	bhive_config_free(cfg);
 	bhive_hive_free(h);

@@ -22,6 +22,7 @@ typedef struct converse {
 	emu_model *model;
 	const emu_faults *faults;
 	json_t *req; /* parsed body */
+	emu_prompt_size prompt; /* what the model reads, measured once */
 	emu_http_header *headers;
 	size_t num_headers;
 	char request_id[37];
@@ -110,9 +111,17 @@ static json_t *record_entry(const converse *c, const char *op)
 	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "model", c->model_id, "path", c->raw_path,
 	              "operation", op, "time", when, "request_id", c->request_id);
 	json_object_set_new(e, "headers", record_headers(c));
-	json_object_set_new(e, "_body_raw",
-	                    json_stringn(c->q->body.data ? c->q->body.data : "", c->q->body.len));
 	return e;
+}
+
+/* The record takes the body's bytes from the request: nothing reads them
+ * once the outcome is filed. */
+static void record_file(converse *c)
+{
+	size_t len = c->q->body.len;
+	char *body = bh_buf_steal(&c->q->body);
+	emu_record_add(c->s->rec, c->entry, body, body ? len : 0);
+	c->entry = NULL;
 }
 
 /* Files the request under its outcome and sends (or parks) the response. */
@@ -124,8 +133,7 @@ static enum MHD_Result finish(converse *c, unsigned status, const char *outcome,
 	                    c->st.http_status ? json_string(c->st.type) : json_null());
 	json_object_set_new(c->entry, "outcome", json_string(outcome));
 	emu_record_count(c->s->rec, c->model ? c->model->id : c->model_id, outcome);
-	emu_record_add(c->s->rec, c->entry);
-	c->entry = NULL;
+	record_file(c);
 	return emu_req_reply(c->q, status, r, delay_ms);
 }
 
@@ -319,26 +327,25 @@ typedef struct usage {
  * the last cachePoint is written to it; what follows is ordinary input. */
 static void count_input(converse *c, usage *u)
 {
-	emu_prompt_size ps;
-	emu_prompt_measure(c->req, 0, &ps);
+	const emu_prompt_size *ps = &c->prompt;
 	/* Claude models report both cache counters on every answer, zeros
 	 * included (recorded traffic); others only when a cachePoint was sent. */
-	u->has_cache = ps.num_cache_points > 0 || strstr(c->model->id, "anthropic.") != NULL;
-	if (ps.num_cache_points == 0) {
-		u->input = emu_tokens(ps.chars, 1);
+	u->has_cache = ps->num_cache_points > 0 || strstr(c->model->id, "anthropic.") != NULL;
+	if (ps->num_cache_points == 0) {
+		u->input = emu_tokens(ps->chars, 1);
 		return;
 	}
 	uint64_t mh = bh_hash64(c->model->id, strlen(c->model->id), 0);
-	size_t read = 0, last = ps.cache_chars[ps.num_cache_points - 1];
-	for (size_t i = 0; i < ps.num_cache_points; i++) {
-		uint64_t key = bh_hash64(&ps.cache_hash[i], sizeof(uint64_t), mh) | 1;
+	size_t read = 0, last = ps->cache_chars[ps->num_cache_points - 1];
+	for (size_t i = 0; i < ps->num_cache_points; i++) {
+		uint64_t key = bh_hash64(&ps->cache_hash[i], sizeof(uint64_t), mh) | 1;
 		if (cache_has(&c->s->cache, key))
-			read = ps.cache_chars[i];
+			read = ps->cache_chars[i];
 		cache_put(&c->s->cache, key);
 	}
 	u->cache_read = emu_tokens(read, 0);
 	u->cache_write = emu_tokens(last - read, 0);
-	u->input = emu_tokens(ps.chars - last, 0);
+	u->input = emu_tokens(ps->chars - last, 0);
 }
 
 static json_t *usage_json(const usage *u)
@@ -390,8 +397,7 @@ static enum MHD_Result reset_connection(converse *c)
 	json_object_set_new(c->entry, "error_type", json_null());
 	json_object_set_new(c->entry, "outcome", json_string("reset"));
 	emu_record_count(c->s->rec, c->model->id, "reset");
-	emu_record_add(c->s->rec, c->entry);
-	c->entry = NULL;
+	record_file(c);
 	return MHD_NO;
 }
 
@@ -475,9 +481,8 @@ static enum MHD_Result run_model(converse *c)
 	emu_fault_status(fault, &c->st);
 	if (c->st.http_status)
 		return fail(c, 0);
-	emu_prompt_size ps;
-	emu_prompt_measure(c->req, 0, &ps);
-	long input = emu_tokens(ps.chars, 1);
+	emu_prompt_measure(c->req, 0, &c->prompt);
+	long input = emu_tokens(c->prompt.chars, 1);
 	if (!emu_quota_admit(&c->model->quota, c->faults, bh_now_ms(), input, &c->st))
 		return fail(c, 0);
 	return respond(c, fault);

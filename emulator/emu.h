@@ -191,8 +191,9 @@ int emu_auth_check(const emu_config *c, const emu_auth_request *r, emu_status *s
 typedef struct emu_record emu_record;
 emu_record *emu_record_new(size_t max_entries);
 void emu_record_free(emu_record *r);
-/* Takes ownership of entry (a JSON object). */
-void emu_record_add(emu_record *r, json_t *entry);
+/* Takes ownership of entry (a JSON object) and of body (bh_malloc'd bytes,
+ * NULL when empty), which the listing shows as "body". */
+void emu_record_add(emu_record *r, json_t *entry, char *body, size_t body_len);
 void emu_record_count(emu_record *r, const char *model, const char *outcome);
 json_t *emu_record_list(const emu_record *r);  /* new reference */
 json_t *emu_record_stats(const emu_record *r); /* new reference */

@@ -7,8 +7,16 @@
 
 #include "emu.h"
 
+/* One request: its metadata as compact JSON text (a few hundred bytes) and
+ * its body as the bytes received. */
+typedef struct emu_entry {
+	char *meta;
+	char *body; /* NULL: empty */
+	size_t body_len;
+} emu_entry;
+
 struct emu_record {
-	char **ring; /* compact JSON text: a few hundred bytes each */
+	emu_entry *ring;
 	size_t cap;
 	size_t start; /* oldest entry */
 	size_t len;
@@ -41,25 +49,36 @@ void emu_record_free(emu_record *r)
 	bh_free(r);
 }
 
+static void entry_release(emu_entry *e)
+{
+	bh_free(e->meta);
+	bh_free(e->body);
+	*e = (emu_entry){NULL, NULL, 0};
+}
+
 /* Entries are kept serialised: one allocation instead of a tree of
- * jansson nodes, which matters at 100k entries under benchmark load. */
-void emu_record_add(emu_record *r, json_t *entry)
+ * jansson nodes, which matters at 100k entries under benchmark load. The
+ * body is kept as it came, neither copied nor escaped into JSON text: a
+ * debate request carries tens of kilobytes, and only a GET of the record
+ * (rare, and off the hot path) needs it parsed. */
+void emu_record_add(emu_record *r, json_t *entry, char *body, size_t body_len)
 {
 	char *text = json_dumps(entry, JSON_COMPACT);
 	json_decref(entry);
-	if (!text)
-		return;
-	char *copy = bh_strdup(text);
+	char *copy = text ? bh_strdup(text) : NULL;
 	free(text);
-	if (!copy)
+	if (!copy) {
+		bh_free(body);
 		return;
+	}
+	emu_entry e = {copy, body, body_len};
 	if (r->len == r->cap) {
-		bh_free(r->ring[r->start]);
-		r->ring[r->start] = copy;
+		entry_release(&r->ring[r->start]);
+		r->ring[r->start] = e;
 		r->start = (r->start + 1) % r->cap;
 		return;
 	}
-	r->ring[(r->start + r->len) % r->cap] = copy;
+	r->ring[(r->start + r->len) % r->cap] = e;
 	r->len++;
 }
 
@@ -87,16 +106,17 @@ void emu_record_count(emu_record *r, const char *model, const char *outcome)
 }
 
 /* Bodies are kept as the bytes received (compact, and exact even when they
- * were not JSON); the listing shows them parsed when they parse. */
-static json_t *entry_view(const char *text)
+ * were not JSON); the listing shows them parsed when they parse, else as a
+ * string (left out when the bytes are not UTF-8). */
+static json_t *entry_view(const emu_entry *e)
 {
-	json_t *v = json_loads(text, 0, NULL);
-	json_t *raw = json_object_get(v, "_body_raw");
-	if (!raw)
-		return v;
-	json_t *body = json_loadb(json_string_value(raw), json_string_length(raw), 0, NULL);
-	json_object_set_new(v, "body", body ? body : json_incref(raw));
-	json_object_del(v, "_body_raw");
+	json_t *v = json_loads(e->meta, 0, NULL);
+	const char *raw = e->body ? e->body : "";
+	json_t *body = json_loadb(raw, e->body_len, 0, NULL);
+	if (!body)
+		body = json_stringn(raw, e->body_len);
+	if (body)
+		json_object_set_new(v, "body", body);
 	return v;
 }
 
@@ -104,7 +124,7 @@ json_t *emu_record_list(const emu_record *r)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < r->len; i++)
-		json_array_append_new(a, entry_view(r->ring[(r->start + i) % r->cap]));
+		json_array_append_new(a, entry_view(&r->ring[(r->start + i) % r->cap]));
 	return a;
 }
 
@@ -120,7 +140,7 @@ json_t *emu_record_stats(const emu_record *r)
 void emu_record_clear(emu_record *r)
 {
 	for (size_t i = 0; i < r->len; i++)
-		bh_free(r->ring[(r->start + i) % r->cap]);
+		entry_release(&r->ring[(r->start + i) % r->cap]);
 	r->start = r->len = 0;
 	json_object_clear(r->stats);
 }

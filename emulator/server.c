@@ -10,9 +10,15 @@
  * lock, and two cores serve them.
  *
  * Request life: the handler is called once with the headers, then with the
- * body in pieces, then once more with nothing left (*upload_data_size == 0),
- * when the request is answered (route) or parked (park). After a resume it is
- * called again and sends what was parked.
+ * body in pieces, then once more with nothing left (*upload_data_size == 0).
+ * That moment is the request's arrival: it is noted, the connection is
+ * suspended and the request goes on a work list that the loop handles
+ * after libmicrohttpd's turn. So every body that came in with the same
+ * wake-up is stamped before any model runs, and the simulated latency of
+ * one request does not include the model work done for the others. The
+ * handler then routes the request and parks the response on a timer due
+ * at arrival + latency (or resumes at once). After the resume the handler
+ * is called again and sends what was parked.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +30,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "emu.h"
@@ -33,7 +40,14 @@
 
 /* ---- timers: a binary min-heap of connections to resume ---------------- */
 
-static int timer_add(emu_server *s, int64_t due_ms, struct MHD_Connection *conn)
+int64_t emu_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int timer_add(emu_server *s, int64_t due_us, struct MHD_Connection *conn)
 {
 	if (s->num_timers == s->cap_timers) {
 		size_t cap = s->cap_timers ? s->cap_timers * 2 : 256;
@@ -44,11 +58,11 @@ static int timer_add(emu_server *s, int64_t due_ms, struct MHD_Connection *conn)
 		s->cap_timers = cap;
 	}
 	size_t i = s->num_timers++;
-	while (i > 0 && s->timers[(i - 1) / 2].due_ms > due_ms) {
+	while (i > 0 && s->timers[(i - 1) / 2].due_us > due_us) {
 		s->timers[i] = s->timers[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	s->timers[i] = (emu_timer){due_ms, conn};
+	s->timers[i] = (emu_timer){due_us, conn};
 	return 0;
 }
 
@@ -60,9 +74,9 @@ static emu_timer timer_pop(emu_server *s)
 		size_t c = 2 * i + 1;
 		if (c >= n)
 			break;
-		if (c + 1 < n && s->timers[c + 1].due_ms < s->timers[c].due_ms)
+		if (c + 1 < n && s->timers[c + 1].due_us < s->timers[c].due_us)
 			c++;
-		if (s->timers[c].due_ms >= last.due_ms)
+		if (s->timers[c].due_us >= last.due_us)
 			break;
 		s->timers[i] = s->timers[c];
 		i = c;
@@ -73,9 +87,9 @@ static emu_timer timer_pop(emu_server *s)
 }
 
 /* Resumes every connection whose time has come (all of them when stopping). */
-static void timers_fire(emu_server *s, int64_t now)
+static void timers_fire(emu_server *s, int64_t now_us)
 {
-	while (s->num_timers && (s->stopping || s->timers[0].due_ms <= now)) {
+	while (s->num_timers && (s->stopping || s->timers[0].due_us <= now_us)) {
 		emu_timer t = timer_pop(s);
 		MHD_resume_connection(t.conn);
 	}
@@ -85,7 +99,7 @@ static void timers_fire(emu_server *s, int64_t now)
  * out of memory for the timer, so the caller answers at once. */
 bool emu_server_park(emu_server *s, struct MHD_Connection *conn, int64_t due_ms)
 {
-	if (s->stopping || timer_add(s, due_ms, conn) != 0)
+	if (s->stopping || timer_add(s, due_ms * 1000, conn) != 0)
 		return false;
 	MHD_suspend_connection(conn);
 	return true;
@@ -129,11 +143,30 @@ struct MHD_Response *emu_response_error(const emu_status *st, const char *reques
 	return r;
 }
 
+/* A request from the work list (its connection suspended) keeps its
+ * response until delay_ms after its arrival, or resumes at once when that
+ * time has passed already. */
+static enum MHD_Result reply_deferred(emu_req *q, unsigned status, struct MHD_Response *r,
+                                      double delay_ms)
+{
+	q->resp = r;
+	q->status = status;
+	q->state = EMU_REQ_PARKED;
+	int64_t due = q->arrived_us + (int64_t)(delay_ms * 1000.0);
+	if (delay_ms >= 1 && !q->s->stopping && due > emu_now_us() &&
+	    timer_add(q->s, due, q->conn) == 0)
+		return MHD_YES;
+	MHD_resume_connection(q->conn);
+	return MHD_YES;
+}
+
 /* Sends r now, or parks the request and sends it when delay_ms is over. */
 enum MHD_Result emu_req_reply(emu_req *q, unsigned status, struct MHD_Response *r, double delay_ms)
 {
 	if (!r)
 		return MHD_NO;
+	if (q->deferred)
+		return reply_deferred(q, status, r, delay_ms);
 	if (delay_ms >= 1 && !q->s->stopping) {
 		q->resp = r;
 		q->status = status;
@@ -258,6 +291,46 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* The body is complete: note the time and leave the work to the loop. */
+static enum MHD_Result enqueue(emu_server *s, emu_req *q, const char *url, const char *method)
+{
+	q->arrived_us = emu_now_us();
+	q->url = url;
+	q->method = method;
+	q->state = EMU_REQ_QUEUED;
+	q->next = NULL;
+	if (s->work_tail)
+		s->work_tail->next = q;
+	else
+		s->work_head = q;
+	s->work_tail = q;
+	MHD_suspend_connection(q->conn);
+	return MHD_YES;
+}
+
+/* Handles the oldest complete request; false when there is none. A request
+ * that routing could not answer has its connection closed. */
+static bool work_one(emu_server *s)
+{
+	emu_req *q = s->work_head;
+	if (!q)
+		return false;
+	s->work_head = q->next;
+	if (!s->work_head)
+		s->work_tail = NULL;
+	q->next = NULL;
+	q->deferred = true;
+	q->state = EMU_REQ_SENT;
+	emu_route(s, q, q->url, q->method);
+	q->deferred = false;
+	/* Not parked: routing failed (MHD_NO) and the connection closes. */
+	if (q->state != EMU_REQ_PARKED) {
+		q->state = EMU_REQ_CLOSE;
+		MHD_resume_connection(q->conn);
+	}
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -275,12 +348,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (q->state == EMU_REQ_PARKED)
+	switch (q->state) {
+	case EMU_REQ_PARKED:
 		return emu_req_send_parked(q);
-	if (q->state == EMU_REQ_SENT)
+	case EMU_REQ_CLOSE:
+		return MHD_NO;
+	case EMU_REQ_READING:
+		if (!s->stopping)
+			return enqueue(s, q, url, method);
+		q->state = EMU_REQ_SENT;
+		return emu_route(s, q, url, method);
+	default:
 		return MHD_YES;
-	q->state = EMU_REQ_SENT;
-	return emu_route(s, q, url, method);
+	}
 }
 
 /* Keeps the path exactly as sent: SigV4 is computed over the encoded form,
@@ -350,6 +430,8 @@ void emu_server_free(emu_server *s)
 		return;
 	if (s->d) {
 		s->stopping = true;
+		while (work_one(s))
+			;
 		timers_fire(s, 0);
 		MHD_run(s->d);
 		MHD_stop_daemon(s->d);
@@ -366,20 +448,36 @@ int emu_server_port(const emu_server *s)
 	return s->port;
 }
 
-/* How long epoll may sleep: until libmicrohttpd's next timeout or our next
- * timer, and at most 200 ms so that *stop is seen. */
-static int loop_timeout(emu_server *s)
+/* How long epoll may sleep, in microseconds: until libmicrohttpd's next
+ * timeout or our next timer, and at most 200 ms so that *stop is seen. */
+static int64_t loop_timeout_us(emu_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG mt = 0;
-	int64_t t = 200;
-	if (MHD_get_timeout(s->d, &mt) == MHD_YES && (int64_t)mt < t)
-		t = (int64_t)mt;
+	int64_t t = 200000;
+	if (MHD_get_timeout(s->d, &mt) == MHD_YES && (int64_t)mt * 1000 < t)
+		t = (int64_t)mt * 1000;
 	if (s->num_timers) {
-		int64_t until = s->timers[0].due_ms - bh_now_ms();
+		int64_t until = s->timers[0].due_us - emu_now_us();
 		if (until < t)
 			t = until < 0 ? 0 : until;
 	}
-	return (int)t;
+	return t;
+}
+
+/* epoll_wait to the microsecond (epoll_pwait2), so that a response is not
+ * held up to a millisecond past its time; plain epoll_wait, rounded up,
+ * where the kernel lacks it. */
+static int loop_wait(int epfd, struct epoll_event *evs, int n, int64_t us)
+{
+	static bool no_pwait2;
+	if (!no_pwait2) {
+		struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
+		int rc = epoll_pwait2(epfd, evs, n, &ts, NULL);
+		if (rc >= 0 || errno != ENOSYS)
+			return rc;
+		no_pwait2 = true;
+	}
+	return epoll_wait(epfd, evs, n, (int)((us + 999) / 1000));
 }
 
 static int loop_setup(emu_server *s, bool handle_signals, int *sigfd)
@@ -413,10 +511,16 @@ int emu_server_run(emu_server *s, volatile int *stop, bool handle_signals)
 		return BHIVE_ERR_IO;
 	bool signalled = false;
 	while (!(stop && *stop) && !signalled) {
-		timers_fire(s, bh_now_ms());
+		timers_fire(s, emu_now_us());
 		MHD_run(s->d);
+		/* One request at a time, with a look at the sockets in between:
+		 * bodies that arrive meanwhile are stamped on time. */
+		while (work_one(s)) {
+			timers_fire(s, emu_now_us());
+			MHD_run(s->d);
+		}
 		struct epoll_event evs[4];
-		int n = epoll_wait(epfd, evs, 4, loop_timeout(s));
+		int n = loop_wait(epfd, evs, 4, loop_timeout_us(s));
 		for (int i = 0; i < n; i++)
 			signalled = signalled || evs[i].data.u32 == 1;
 	}

@@ -210,8 +210,8 @@ check verifier-flood 0 \
 	'verifier.*v-flood.sh.*(more than|larger|too (much|long|large)|cut|truncat|limit|MiB|bytes)' \
 	vb --verifier-cmd "$work/v-flood.sh"
 grep -q 'timed out' "$work/cases/verifier-flood.err" && fail "verifier-flood: reported as a timeout"
-# 0 silently means the default 30 s: refuse it, or document it.
-known verifier-timeout-zero 2 'verifier-timeout.*"0"' vb --verifier-timeout 0 \
+# 0 used to mean the default 30 s silently: it is refused.
+check verifier-timeout-zero 2 'verifier-timeout.*"0"' vb --verifier-timeout 0 \
 	--verifier-cmd "$work/v-fail.sh"
 # A NUL byte in the feedback cut it short without a word.
 check verifier-nul 0 '' vb --output json --verifier-cmd "$work/v-nul.sh"

@@ -146,7 +146,12 @@ grep -q 'timed out' "$work/err" || fail "verifier timeout not reported"
 # 9. Bad arguments: exit 2 and a message.
 for args in "--reflections -1 x" "--reflections x q" "--output yaml q" "--bogus q" "" \
 	"--augment loud q" "--verifier nope q" "--retry-mode eager q" "--verifier-cmd '' q" \
-	"--schema /nonexistent/schema.json q" "--model m --max-attempts 0 q"; do
+	"--schema /nonexistent/schema.json q" "--model m --max-attempts 0 q" \
+	"--endpoint-url '' q" "--region '' q" "--read-timeout 1e30 q" "--connect-timeout nan q" \
+	"--max-reasoning-seconds 86401 q" "--verifier-timeout 0 q" "''" \
+	"--cli-input-json '{\"messages\": {}}'" "--cli-input-json '{\"messages\": [5]}'" \
+	"--cli-input-json '{\"system\": \"be brief\"}' q" \
+	"--cli-input-json '{\"inferenceConfig\": []}' q" "--endpoint-url notaurl q"; do
 	eval "set -- $args"
 	if [ "$args" = "" ]; then set --; fi
 	"$BHIVE" converse --model test.one-v1:0 "$@" </dev/null >/dev/null 2>"$work/err"
@@ -163,6 +168,16 @@ expect_eq "$out" "" "service error stdout"
 expect_eq "$(cat "$work/err")" \
 	'bhive: error: model "test.bad-v1:0" returned ThrottlingException: Too many requests, please wait before trying again.' \
 	"service error message"
+
+# The failed call is counted, and named as failed, in the JSON output.
+bh --model test.bad-v1:0 --output json "What is 2 + 2?" >"$work/fail.json" 2>/dev/null
+expect_eq "$?" 1 "service error exit (json)"
+expect_eq "$(jq '.calls' "$work/fail.json")" 1 "failed call counted"
+expect_eq "$(jq '.failed_calls' "$work/fail.json")" 1 "failed call named"
+expect_eq "$(jq '.models["test.bad-v1:0"].failed_calls' "$work/fail.json")" 1 \
+	"failed call per model"
+expect_eq "$(jq -r '.slots[0].error.error_type' "$work/fail.json")" ThrottlingException \
+	"failed slot's error"
 
 # 11. --log-level and BHIVE_LOG_LEVEL give progress lines off a terminal.
 bh --model test.one-v1:0 --log-level info "What is 2 + 2?" >/dev/null 2>"$work/err"

@@ -323,8 +323,8 @@ static void test_run_figures(void **state)
 	assert_true(fabs(bh_json_num(row, "mean_input_tokens", 0) - 2000) < 1e-9);
 	assert_int_equal(net.total, 20);
 	json_decref(rep);
-	bhive_client_free(cl);
 	bhive_runner_free(r);
+	bhive_client_free(cl);
 	bhive_store_close(st);
 	bhive_evaluator_free(ev);
 	bhive_dataset_free(ds);
@@ -390,8 +390,8 @@ static void test_resume(void **state)
 	assert_int_equal(bhive_runner_run(r, &err), 0);
 	assert_int_equal(net.total, 12);
 	json_decref(first);
-	bhive_client_free(cl);
 	bhive_runner_free(r);
+	bhive_client_free(cl);
 	bhive_store_close(st);
 	bhive_evaluator_free(ev);
 	bhive_dataset_free(ds);
@@ -438,8 +438,8 @@ static void test_budget_and_best(void **state)
 	assert_int_equal(bhive_optimise_select(rep, 1e-9, 0, &err), 0);
 	assert_true(json_is_null(json_object_get(rep, "best")));
 	json_decref(rep);
-	bhive_client_free(cl);
 	bhive_runner_free(r);
+	bhive_client_free(cl);
 	bhive_store_close(st);
 	bhive_evaluator_free(ev);
 	bhive_dataset_free(ds);
@@ -465,8 +465,8 @@ static void test_time_budget(void **state)
 	    json_is_true(json_object_get(row_named(rep, "test.slow-v1:0"), "stopped_early")));
 	assert_int_equal(bh_json_int(row_named(rep, "test.good-v1:0"), "samples", 0), 20);
 	json_decref(rep);
-	bhive_client_free(cl);
 	bhive_runner_free(r);
+	bhive_client_free(cl);
 	bhive_store_close(st);
 	bhive_evaluator_free(ev);
 	bhive_dataset_free(ds);
@@ -504,14 +504,51 @@ static void test_unscored_and_failed(void **state)
 	assert_int_equal(bhive_runner_run(r, &err), 0);
 	assert_int_equal(net.total, 2);
 	assert_int_equal(sent_to("test.fail-v1%3A0"), 2);
-	bhive_client_free(cl);
 	bhive_runner_free(r);
+	bhive_client_free(cl);
 	bhive_store_close(st);
 	bhive_evaluator_free(ev);
 	bhive_dataset_free(ds);
 }
 
 /* Grids: axes crossed, aggregators and augmentation only for debates. */
+/* An evaluator that fails: the paid-for answers are recorded without a
+ * score and with the evaluator's message, reported, and not sent again. */
+static void test_evaluator_failure(void **state)
+{
+	bhive_dataset *ds = make_dataset("evfail.jsonl", 4, 1);
+	bhive_error err;
+	bhive_evaluator *ev = bhive_evaluator_new("cmd:sh -c \"exit 3\"", &err);
+	assert_non_null(ev);
+	bhive_client *cl = fake_client();
+	bhive_store *st = open_store("evfail.db");
+	bhive_runner *r = bhive_runner_new(cl, st, "test source", &err);
+	add_job(r, "test.good-v1:0", 0, ds, ev);
+	assert_int_equal(bhive_runner_run(r, &err), 0);
+	assert_int_equal(net.total, 4);
+	json_t *rep = bhive_runner_report(r, &err);
+	const json_t *row = row_named(rep, "test.good-v1:0");
+	assert_int_equal(bh_json_int(row, "samples", 0), 4);
+	assert_int_equal(bh_json_int(row, "scored", -1), 0);
+	assert_int_equal(bh_json_int(row, "failed", -1), 0);
+	assert_int_equal(bh_json_int(row, "evaluator_errors", 0), 4);
+	assert_true(json_is_null(json_object_get(row, "accuracy")));
+	assert_non_null(strstr(bh_json_str(row, "first_error"), "evaluator failed"));
+	json_decref(rep);
+	bhive_runner_free(r);
+	/* Resumed: every answer is in the store, nothing is paid for twice. */
+	reset_net(state);
+	r = bhive_runner_new(cl, st, "test source", &err);
+	add_job(r, "test.good-v1:0", 0, ds, ev);
+	assert_int_equal(bhive_runner_run(r, &err), 0);
+	assert_int_equal(net.total, 0);
+	bhive_runner_free(r);
+	bhive_client_free(cl);
+	bhive_store_close(st);
+	bhive_evaluator_free(ev);
+	bhive_dataset_free(ds);
+}
+
 static void test_grid(void **state)
 {
 	bhive_error err;
@@ -670,6 +707,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_budget_and_best, reset_net, free_net),
 	    cmocka_unit_test_setup_teardown(test_time_budget, reset_net, free_net),
 	    cmocka_unit_test_setup_teardown(test_unscored_and_failed, reset_net, free_net),
+	    cmocka_unit_test_setup_teardown(test_evaluator_failure, reset_net, free_net),
 	    cmocka_unit_test(test_grid),
 	    cmocka_unit_test(test_select_order),
 	    cmocka_unit_test(test_report_writers),

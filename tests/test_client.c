@@ -627,6 +627,108 @@ static void test_custom_transport(void **state)
 	assert_true(f.destroyed);
 }
 
+/* ---- cancelling ------------------------------------------------------------- */
+
+/* A transport that keeps every attempt until the test answers it. */
+typedef struct holder {
+	bhive_http_done_fn done[8];
+	void *call_ud[8];
+	int n;
+} holder;
+
+static int hold_send(void *ud, const bhive_http_request *req, bhive_http_done_fn done,
+                     void *call_ud, bhive_error *err)
+{
+	holder *h = ud;
+	(void)req;
+	(void)err;
+	assert_true(h->n < 8);
+	h->done[h->n] = done;
+	h->call_ud[h->n++] = call_ud;
+	return 0;
+}
+
+static int hold_poll(void *ud, long timeout_ms)
+{
+	(void)ud;
+	(void)timeout_ms;
+	return 0;
+}
+
+/* Answers held attempt i with status (200: a Converse response). */
+static void hold_answer(holder *h, int i, long status)
+{
+	static const char *hdrs[] = {"x-amzn-ErrorType: ThrottlingException", NULL};
+	bhive_http_response r = {status, status == 200 ? NULL : hdrs,
+	                         status == 200 ? OK_BODY : "{\"message\":\"slow\"}", 0};
+	r.body_len = strlen(r.body);
+	h->done[i](h->call_ud[i], &r, NULL);
+}
+
+typedef struct cancel_seen {
+	int calls, cancelled;
+} cancel_seen;
+
+static void cancel_cb(void *ud, json_t *resp, const bhive_error *err, const bhive_call_info *info)
+{
+	cancel_seen *s = ud;
+	s->calls++;
+	assert_null(resp);
+	assert_non_null(info);
+	if (err && err->code == BHIVE_ERR_CANCELLED) {
+		s->cancelled++;
+		assert_non_null(strstr(err->message, "cancelled"));
+	}
+}
+
+/* Cancelling calls them back once each with BHIVE_ERR_CANCELLED, whether
+ * the transport holds their attempt or they wait for a retry; a late
+ * answer is dropped and nothing leaks (the ASan build checks). */
+static void test_cancel(void **state)
+{
+	(void)state;
+	holder h = {0};
+	bhive_transport tp = {&h, hold_send, hold_poll, NULL};
+	bhive_client_options o;
+	bhive_client_options_init(&o);
+	o.region = "us-east-1";
+	o.access_key_id = AKID;
+	o.secret_access_key = CANARY_SECRET;
+	o.retry_mode = BHIVE_RETRY_STANDARD;
+	o.max_attempts = 3;
+	o.transport = &tp;
+	bhive_client *c = bhive_client_new(&o, NULL);
+	assert_non_null(c);
+	cancel_seen a = {0}, b = {0}, d = {0};
+	json_t *req = request();
+	assert_int_equal(bhive_converse_start(c, MODEL, req, cancel_cb, &a, NULL), 0);
+	assert_int_equal(bhive_converse_start(c, MODEL, req, cancel_cb, &b, NULL), 0);
+	assert_int_equal(bhive_converse_start(c, MODEL, req, cancel_cb, &d, NULL), 0);
+	json_decref(req);
+	assert_int_equal(h.n, 3);
+	/* One call by its callback and user data; the others stay. */
+	assert_int_equal(bhive_client_cancel(c, cancel_cb, &a), 1);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.cancelled, 1);
+	assert_int_equal(bhive_client_pending(c), 2);
+	assert_int_equal(bhive_client_cancel(c, cancel_cb, &a), 0);
+	hold_answer(&h, 0, 200); /* too late: dropped */
+	assert_int_equal(a.calls, 1);
+	/* d is throttled and waits for its retry timer when it is cancelled. */
+	hold_answer(&h, 2, 429);
+	assert_int_equal(d.calls, 0);
+	assert_int_equal(bhive_client_cancel_all(c), 2);
+	assert_int_equal(b.cancelled, 1);
+	assert_int_equal(d.cancelled, 1);
+	assert_int_equal(bhive_client_pending(c), 0);
+	assert_int_equal(bhive_client_run(c, 20), 0);
+	assert_int_equal(h.n, 3); /* the retry was never sent */
+	assert_int_equal(b.calls + d.calls, 2);
+	/* b's attempt is still with the transport: freed with the client. */
+	bhive_client_free(c);
+	assert_int_equal(bhive_client_cancel_all(NULL), 0);
+}
+
 /* ---- settings ---------------------------------------------------------------- */
 
 static void test_region(void **state)
@@ -783,6 +885,7 @@ int main(void)
 	    cmocka_unit_test(test_huge_body),
 	    cmocka_unit_test(test_concurrent_100),
 	    cmocka_unit_test(test_custom_transport),
+	    cmocka_unit_test(test_cancel),
 	    cmocka_unit_test(test_region),
 	    cmocka_unit_test(test_start_failures),
 	    cmocka_unit_test(test_timers),

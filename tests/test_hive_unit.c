@@ -390,6 +390,62 @@ static void test_cost_hand_computed(void **state)
 	bhive_client_free(client);
 }
 
+/* Strict prices over two models, the first unpriced: pricing the second
+ * must not clear the first one's error. */
+static void test_cost_strict_first_unpriced(void **state)
+{
+	(void)state;
+	bhive_prices *prices = bhive_prices_new(NULL);
+	assert_int_equal(bhive_prices_load_string(prices, PRICES, strlen(PRICES), "test", NULL), 0);
+	bhive_prices_set_strict(prices, 1);
+	json_t *resp =
+	    json_pack("{s:{s:i,s:i}}", "usage", "inputTokens", 1000, "outputTokens", 100);
+	bhive_result *r = bh_result_new();
+	assert_non_null(r);
+	assert_int_equal(bh_result_account(r, "test.gamma-v1:0", resp), 0);
+	assert_int_equal(bh_result_account(r, "test.alpha-v1:0", resp), 0);
+	bhive_error err;
+	bhive_error_clear(&err);
+	bh_result_cost(r, prices, &err);
+	assert_int_equal(err.code, BHIVE_ERR_UNKNOWN_MODEL);
+	assert_non_null(strstr(err.message, "test.gamma-v1:0"));
+	assert_int_equal(bhive_result_cost_unknown(r), 1);
+	assert_true(bhive_result_cost_usd(r) > 0); /* the priced model still counts */
+	bhive_result_free(r);
+	json_decref(resp);
+	bhive_prices_free(prices);
+}
+
+/* A hive freed with calls in flight (a second Ctrl-C in bench) cancels them
+ * on the client: nothing stays pending there, the late answers are dropped,
+ * and the engine's call records are freed (the ASan build checks). */
+static void test_free_with_calls_in_flight(void **state)
+{
+	(void)state;
+	fake_net f = {0};
+	bhive_client *client = fake_client(&f);
+	bhive_hive *h = bhive_hive_new(client, NULL);
+	bhive_config *cfg = bhive_config_new();
+	bhive_config_add_model(cfg, "test.alpha-v1:0");
+	bhive_config_add_model(cfg, "test.beta-v1:0");
+	bhive_config_set_vote(cfg, 1);
+	json_t *req =
+	    json_pack("{s:[{s:s,s:[{s:s}]}]}", "messages", "role", "user", "content", "text", Q);
+	assert_int_not_equal(bhive_hive_add(h, cfg, req, NULL, NULL), 0);
+	assert_int_not_equal(bhive_hive_add(h, cfg, req, NULL, NULL), 0);
+	assert_int_equal(f.n, 4);
+	assert_int_equal(bhive_client_pending(client), 4);
+	bhive_hive_free(h);
+	assert_int_equal(bhive_client_pending(client), 0);
+	assert_int_equal(bhive_client_run(client, 0), 0);
+	/* The transport answers late: the answers go nowhere. */
+	assert_int_equal(fake_poll(&f, 0), 0);
+	assert_int_equal(f.total, 4);
+	json_decref(req);
+	bhive_config_free(cfg);
+	bhive_client_free(client);
+}
+
 /* Many conversations under a running limit: all finish, never more in flight. */
 static void test_running_limit(void **state)
 {
@@ -443,7 +499,9 @@ int main(void)
 	    cmocka_unit_test(test_config_json),
 	    cmocka_unit_test(test_cache_points),
 	    cmocka_unit_test(test_cost_hand_computed),
+	    cmocka_unit_test(test_cost_strict_first_unpriced),
 	    cmocka_unit_test(test_running_limit),
+	    cmocka_unit_test(test_free_with_calls_in_flight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,8 +210,8 @@ typedef void (*bhive_runner_progress_fn)(void *ud, const bhive_runner_progress *
  */
 bhive_runner *bhive_runner_new(bhive_client *client, bhive_store *store, const char *source,
                                bhive_error *err);
-/* NULL ok. After a run cut short (second cancel, loop failure), free the
- * client first. */
+/* NULL ok. Calls a run cut short (second cancel, loop failure) left on the
+ * client are cancelled there: free the runner before the client. */
 void bhive_runner_free(bhive_runner *r);
 /* Conversations in flight at once (default 32, a fit for Bedrock's default quotas). */
 void bhive_runner_set_concurrency(bhive_runner *r, int n);
@@ -249,7 +249,8 @@ void bhive_runner_cancel(bhive_runner *r);
  * The report of every job as JSON (a new reference):
  *   {"source": "...", "rows": [{"name", "run", "models": [...], "reflections",
  *    "aggregator", "verifier", "augment", LABELS..., "dataset", "evaluator",
- *    "total", "samples", "scored", "failed", "accuracy" (null when nothing was
+ *    "total", "samples", "scored", "failed", "evaluator_errors" (samples
+ *    recorded without a score because the evaluator failed), "accuracy" (null when nothing was
  *    scored), "mean_cost_usd", "total_cost_usd", "mean_latency_ms" (model
  *    latency summed per sample), "mean_wall_ms", "mean_input_tokens",
  *    "mean_output_tokens", "stopped_early", "stop_reason", "first_error"}]}

@@ -173,6 +173,18 @@ int bhive_client_run(bhive_client *client, long timeout_ms);
 int bhive_client_pending(const bhive_client *client);
 
 /*
+ * Cancels calls in flight: bhive_client_cancel those started with callback
+ * cb and user data ud, bhive_client_cancel_all every one. Each cancelled
+ * call's callback runs exactly once, from inside this function, with
+ * response NULL and err->code BHIVE_ERR_CANCELLED (as for any completion);
+ * calls those callbacks start are not cancelled. An attempt already sent
+ * is abandoned: its answer, if one comes, is dropped. Returns the number of
+ * calls cancelled.
+ */
+int bhive_client_cancel(bhive_client *client, bhive_converse_fn cb, void *ud);
+int bhive_client_cancel_all(bhive_client *client);
+
+/*
  * Timers on the client's loop, for layers above (the hive engine). The
  * callback runs from bhive_client_run(). Returns an id > 0, or 0 on error.
  */

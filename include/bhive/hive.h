@@ -161,7 +161,9 @@ const json_t *bhive_result_parsed(const bhive_result *r);
 /* Rounds that ran (round 0 included; 0 when round 0 failed). */
 int bhive_result_rounds(const bhive_result *r);
 double bhive_result_wall_ms(const bhive_result *r);
-/* Number of Converse calls made, aggregator and rephrasing included. */
+/* Number of Converse calls made, aggregator and rephrasing included, and
+ * calls that failed too (the JSON form counts those in "failed_calls",
+ * overall and per model). */
 int bhive_result_calls(const bhive_result *r);
 
 /* Slots in config order. Accessors return NULL past the end. */
@@ -177,7 +179,7 @@ const bhive_error *bhive_result_slot_error(const bhive_result *r, size_t i);
 /* Accounting per model id (slots of one id and the aggregator summed). */
 typedef struct bhive_model_stats {
 	const char *model_id; /* borrowed from the result */
-	int calls;
+	int calls;            /* failed calls included */
 	bhive_usage usage;
 	double latency_ms; /* sum of metrics.latencyMs */
 	bhive_cost cost;   /* cost.unknown = 1 when the table lacks the id */
@@ -223,8 +225,9 @@ typedef void (*bhive_progress_fn)(void *ud, const bhive_progress *p);
 
 /* An engine on client (borrowed: it must outlive the hive). NULL on NOMEM. */
 bhive_hive *bhive_hive_new(bhive_client *client, bhive_error *err);
-/* Frees the hive and every unfinished conversation and unread result. In-flight
- * calls stay on the client: free the client first, or run it dry. NULL ok. */
+/* Frees the hive and every unfinished conversation and unread result. Its
+ * calls still in flight are cancelled on the client (bhive_client_cancel),
+ * so the client must still exist: free the hive first. NULL ok. */
 void bhive_hive_free(bhive_hive *hive);
 /* At most n conversations in flight at once (others wait in order); 0: no limit. */
 void bhive_hive_set_max_running(bhive_hive *hive, int n);

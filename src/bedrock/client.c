@@ -50,7 +50,8 @@ struct bhive_client {
 	bool hdrs_busy;      /* a send is under way (re-entry guard) */
 	long connect_ms, read_ms;
 	bh_timers timers;
-	bh_call *calls; /* started, not completed */
+	bh_call *calls;     /* started, not completed */
+	bh_call *cancelled; /* cancelled while the transport holds an attempt */
 	int pending;
 	int in_transport; /* attempts handed to the transport */
 };
@@ -67,6 +68,9 @@ struct bh_call {
 	bhive_converse_fn cb;
 	void *ud;
 	int attempt;         /* attempts sent so far */
+	bool in_transport;   /* an attempt is with the transport */
+	bool cancel_mark;    /* chosen by a cancel under way */
+	bool cancelled;      /* completed by a cancel, the transport still holds it */
 	bh_retry_call retry; /* the quota this call holds, for exact refunds */
 	int64_t start_ms, attempt_ms;
 	unsigned long timer;
@@ -116,6 +120,27 @@ static void call_unlink(bhive_client *cl, bh_call *c)
 	if (c->timer)
 		bh_timers_cancel(&cl->timers, c->timer);
 	c->timer = 0;
+}
+
+/* A cancelled call the transport still holds waits here, its callback
+ * already run, until the transport hands it back or is destroyed. */
+static void cancelled_link(bhive_client *cl, bh_call *c)
+{
+	c->prev = NULL;
+	c->next = cl->cancelled;
+	if (cl->cancelled)
+		cl->cancelled->prev = c;
+	cl->cancelled = c;
+}
+
+static void cancelled_unlink(bhive_client *cl, bh_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		cl->cancelled = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 }
 
 /* Drops a call without its callback: its start failed, or the loop or the
@@ -278,10 +303,12 @@ static int send_attempt(bh_call *c, bhive_error *err)
 		c->attempt_ms = bh_now_ms();
 		c->attempt++;
 		cl->in_transport++;
+		c->in_transport = true;
 		rc = cl->tp.send(cl->tp.ud, &req, on_http_done, c, err);
 		if (rc) {
 			c->attempt--;
 			cl->in_transport--;
+			c->in_transport = false;
 		}
 	}
 	cl->hdrs_busy = busy;
@@ -365,6 +392,12 @@ static void on_http_done(void *ud, const bhive_http_response *resp, const bhive_
 	bh_call *c = ud;
 	bhive_client *cl = c->cl;
 	cl->in_transport--;
+	c->in_transport = false;
+	if (c->cancelled) { /* its callback has run: nothing is left to tell */
+		cancelled_unlink(cl, c);
+		call_free(c);
+		return;
+	}
 	bhive_error e;
 	bhive_error_clear(&e);
 	json_t *out = NULL;
@@ -522,6 +555,62 @@ void bhive_client_cancel_timer(bhive_client *client, unsigned long id)
 		bh_timers_cancel(&client->timers, id);
 }
 
+/* ---- cancelling ------------------------------------------------------------ */
+
+/* Completes c with BHIVE_ERR_CANCELLED. The transport cannot take an
+ * attempt back, so a call it holds is kept (without its callback) until
+ * the transport answers or goes away. */
+static void call_cancel(bhive_client *cl, bh_call *c)
+{
+	bhive_error e;
+	bhive_error_clear(&e);
+	bh_error_set(&e, BHIVE_ERR_CANCELLED, "call to model \"%s\" cancelled", c->model_id);
+	bh_strlcpy(e.source, c->model_id, sizeof(e.source));
+	call_unlink(cl, c);
+	c->info.attempts = c->attempt;
+	c->info.wall_ms = (double)(bh_now_ms() - c->start_ms);
+	bhive_call_info info = c->info;
+	bhive_converse_fn cb = c->cb;
+	void *ud = c->ud;
+	if (c->in_transport) {
+		c->cancelled = true;
+		cancelled_link(cl, c);
+	} else
+		call_free(c);
+	cb(ud, NULL, &e, &info);
+}
+
+/* Marks the calls to cancel first: calls their callbacks start are new
+ * and stay. Then cancels the marked ones one at a time, from the head
+ * again each time, as a callback may complete or start others. */
+static int cancel_marked(bhive_client *cl, bhive_converse_fn cb, void *ud, bool all)
+{
+	int n = 0;
+	for (bh_call *c = cl->calls; c; c = c->next)
+		c->cancel_mark = all || (c->cb == cb && c->ud == ud);
+	for (;;) {
+		bh_call *c = cl->calls;
+		while (c && !c->cancel_mark)
+			c = c->next;
+		if (!c)
+			return n;
+		call_cancel(cl, c);
+		n++;
+	}
+}
+
+int bhive_client_cancel(bhive_client *client, bhive_converse_fn cb, void *ud)
+{
+	if (!client || !cb)
+		return 0;
+	return cancel_marked(client, cb, ud, false);
+}
+
+int bhive_client_cancel_all(bhive_client *client)
+{
+	return client ? cancel_marked(client, NULL, NULL, true) : 0;
+}
+
 /* ---- the blocking call ---------------------------------------------------- */
 
 typedef struct bh_sync {
@@ -585,6 +674,11 @@ void bhive_client_free(bhive_client *client)
 		client->tp.destroy(client->tp.ud);
 	while (client->calls)
 		call_drop(client, client->calls);
+	while (client->cancelled) {
+		bh_call *c = client->cancelled;
+		cancelled_unlink(client, c);
+		call_free(c);
+	}
 	bh_timers_release(&client->timers);
 	bh_sigv4_result_release(&client->sig);
 	bh_buf_release(&client->hdrs.buf);

@@ -117,6 +117,7 @@ static json_t *job_row(bhive_runner *r, const bh_job *j, bhive_error *err)
 	json_object_set_new(row, "samples", json_integer((json_int_t)s.samples));
 	json_object_set_new(row, "scored", json_integer((json_int_t)s.scored));
 	json_object_set_new(row, "failed", json_integer((json_int_t)j->failed));
+	json_object_set_new(row, "evaluator_errors", json_integer((json_int_t)s.errors));
 	json_object_set_new(row, "accuracy", s.scored ? json_real(s.accuracy) : json_null());
 	set_real(row, "mean_cost_usd", s.mean_cost_usd);
 	set_real(row, "total_cost_usd", s.total_cost_usd);

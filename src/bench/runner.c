@@ -313,6 +313,19 @@ static void note_failure(bh_job *j, const bhive_sample *s, const bhive_error *e)
 		         e && e->message[0] ? e->message : "the conversation failed");
 }
 
+/* An answer the evaluator could not score was still paid for: it is
+ * recorded with no score and the evaluator's message as its error, so a
+ * resumed run does not send it again. */
+static void note_eval_error(bh_job *j, const bhive_sample *s, bhive_sample_result *sr,
+                            const bhive_error *e, char *msg, size_t n)
+{
+	snprintf(msg, n, "the evaluator failed: %s", e->message[0] ? e->message : "no score");
+	sr->score = -1;
+	sr->error = msg;
+	if (!j->first_error[0])
+		snprintf(j->first_error, sizeof(j->first_error), "sample \"%s\": %s", s->id, msg);
+}
+
 /* Builds the store record of a successful sample and commits it. */
 static int record_sample(bhive_runner *r, bh_job *j, size_t idx, const bhive_result *res,
                          bhive_error *err)
@@ -322,10 +335,9 @@ static int record_sample(bhive_runner *r, bh_job *j, size_t idx, const bhive_res
 	bhive_sample_result sr = {
 	    .index = idx, .sample_id = s->id, .answer = answer, .expected = s->expected};
 	bhive_error everr = {0};
-	if (score_answer(j, s, answer, &sr.score, &everr)) {
-		note_failure(j, s, &everr);
-		return 0;
-	}
+	char evmsg[BHIVE_ERROR_TEXT_LENGTH + 32];
+	if (score_answer(j, s, answer, &sr.score, &everr))
+		note_eval_error(j, s, &sr, &everr, evmsg, sizeof(evmsg));
 	bhive_usage u = bhive_result_usage(res);
 	sr.input_tokens = (long)u.input_tokens;
 	sr.output_tokens = (long)u.output_tokens;
@@ -399,8 +411,8 @@ static int run_loop(bhive_runner *r, bhive_error *err)
 }
 
 /* After a hard cancel or a failure, conversations may still have calls in
- * flight on the client: the engine can only be freed once the client is
- * (bhive_hive_free's rule), so it stays until bhive_runner_free. */
+ * flight on the client: the engine stays until bhive_runner_free, which
+ * cancels them on the client (still alive then: it is freed after). */
 static void forget_unfinished(bhive_runner *r)
 {
 	for (size_t i = 0; i < r->njobs; i++)

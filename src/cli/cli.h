@@ -23,8 +23,16 @@ int cmd_converse(int argc, char **argv);
 
 /* ---- helpers (cli_util.c) ---------------------------------------------- */
 
+/* The longest time any seconds option takes: one day. */
+#define CLI_MAX_SECONDS 86400
+
 /* Prints "bhive: error: MESSAGE" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An option's value after getopt_long (idx its index in opts, -1 for a
+ * short option): an empty value is an error naming the option. 0 ok, -1
+ * with the message printed. */
+struct option;
+int cli_check_value(const struct option *opts, int idx, const char *value);
 /* Strict whole-string numbers: 0 ok, -1 bad. */
 int cli_parse_long(const char *s, long *out);
 int cli_parse_double(const char *s, double *out);

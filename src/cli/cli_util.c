@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,19 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+int cli_check_value(const struct option *opts, int idx, const char *value)
+{
+	/* An empty --endpoint-url or --region used to mean "not given": a
+	 * script with an unset variable then talked to the real AWS. */
+	if (!value || *value)
+		return 0;
+	if (idx >= 0)
+		cli_error("--%s needs a value, got an empty one", opts[idx].name);
+	else
+		cli_error("an option was given an empty value");
+	return -1;
 }
 
 int cli_parse_long(const char *s, long *out)
@@ -65,7 +79,9 @@ static char *read_stream(FILE *f, size_t *len)
 		cap *= 2;
 	}
 	if (!buf || ferror(f)) {
+		int e = buf ? errno : ENOMEM;
 		free(buf);
+		errno = e ? e : EIO;
 		return NULL;
 	}
 	buf[n] = '\0';

@@ -5,9 +5,9 @@
  * a shell would), gets the answer on stdin and the question in the
  * environment variable BHIVE_QUESTION, and its stdout is the feedback. A
  * first line "score: X" (0..1) is taken as the verifier's score and left
- * out of the feedback. A non-zero exit, a signal or the time limit make the
- * verifier fail; the engine then reports it (or stops, with
- * --verifier-fatal).
+ * out of the feedback. A non-zero exit, a signal, the time limit, more
+ * than 1 MiB of output or a NUL byte in it make the verifier fail; the
+ * engine then reports it (or stops, with --verifier-fatal).
  */
 #include "cli.h"
 #include <errno.h>
@@ -67,23 +67,41 @@ typedef struct io_state {
 	size_t out_len, out_cap;
 } io_state;
 
-/* Reads what the child wrote; 1 at end of output, 0 more to come, -1 error. */
+/* How io_read and io_loop end. */
+enum { IO_MORE = 0, IO_END = 1, IO_TIMEOUT = -1, IO_ERROR = -2, IO_TOO_LARGE = -3 };
+
+/* Grows the output buffer towards the cap (one byte more for the NUL). */
+static int io_grow(io_state *io)
+{
+	if (io->out_cap - io->out_len >= 4096 || io->out_cap >= VERIFIER_MAX_OUTPUT + 1)
+		return 0;
+	size_t cap = io->out_cap ? io->out_cap * 2 : 8192;
+	if (cap > VERIFIER_MAX_OUTPUT + 1)
+		cap = VERIFIER_MAX_OUTPUT + 1;
+	char *p = realloc(io->out, cap);
+	if (!p)
+		return -1;
+	io->out = p;
+	io->out_cap = cap;
+	return 0;
+}
+
+/* Reads what the child wrote: IO_END at end of output, IO_MORE, IO_ERROR,
+ * or IO_TOO_LARGE once a byte arrives beyond the cap. */
 static int io_read(io_state *io)
 {
-	if (io->out_cap - io->out_len < 4096) {
-		size_t cap = io->out_cap ? io->out_cap * 2 : 8192;
-		char *p = cap <= VERIFIER_MAX_OUTPUT ? realloc(io->out, cap) : NULL;
-		if (!p)
-			return -1;
-		io->out = p;
-		io->out_cap = cap;
-	}
-	ssize_t n = read(io->out_fd, io->out + io->out_len, io->out_cap - io->out_len - 1);
+	char spill;
+	if (io_grow(io))
+		return IO_ERROR;
+	size_t room = io->out_cap - io->out_len - 1;
+	ssize_t n = read(io->out_fd, room ? io->out + io->out_len : &spill, room ? room : 1);
 	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+		return errno == EINTR || errno == EAGAIN ? IO_MORE : IO_ERROR;
+	if (n > 0 && !room)
+		return IO_TOO_LARGE;
 	io->out_len += (size_t)n;
 	io->out[io->out_len] = '\0';
-	return n == 0;
+	return n == 0 ? IO_END : IO_MORE;
 }
 
 /* Writes more of the answer; closes the pipe when done or the child left. */
@@ -98,17 +116,18 @@ static void io_write(io_state *io)
 	}
 }
 
-/* Feeds and drains the child until its output ends; -1 on timeout. */
+/* Feeds and drains the child until its output ends: 0, or IO_TIMEOUT,
+ * IO_ERROR, IO_TOO_LARGE. */
 static int io_loop(io_state *io, double deadline)
 {
 	for (;;) {
 		struct pollfd p[2] = {{io->out_fd, POLLIN, 0}, {io->in_fd, POLLOUT, 0}};
 		double left = deadline - now_s();
 		if (left <= 0)
-			return -1;
+			return IO_TIMEOUT;
 		int r = poll(p, io->in_fd >= 0 ? 2 : 1, (int)(left * 1000) + 1);
 		if (r < 0 && errno != EINTR)
-			return -2;
+			return IO_ERROR;
 		if (r <= 0)
 			continue;
 		if (io->in_fd >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP)))
@@ -116,7 +135,7 @@ static int io_loop(io_state *io, double deadline)
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			int done = io_read(io);
 			if (done)
-				return done > 0 ? 0 : -2;
+				return done == IO_END ? 0 : done;
 		}
 	}
 }
@@ -184,6 +203,32 @@ static pid_t spawn(const cli_verifier *v, const char *question, io_state *io)
 	return pid;
 }
 
+/* The verifier's failure, if any. A child killed for a reason of ours
+ * (too much output, a read error) is reported for that reason; a NUL byte
+ * would cut the feedback short without a word, so it fails too. */
+static void report(const cli_verifier *v, const io_state *io, int rc, int status, bhive_error *err)
+{
+	double limit = v->timeout_s > 0 ? v->timeout_s : 30;
+	const char *nul = io->out ? memchr(io->out, '\0', io->out_len) : NULL;
+	if (rc == IO_TOO_LARGE)
+		set_error(err,
+		          "verifier \"%s\" printed more than %d MiB: its output is larger "
+		          "than the limit",
+		          v->cmdline, VERIFIER_MAX_OUTPUT >> 20);
+	else if (rc == IO_ERROR)
+		set_error(err, "reading from verifier \"%s\" failed", v->cmdline);
+	else if (rc == IO_TIMEOUT || status < 0)
+		set_error(err, "verifier \"%s\" timed out after %g s", v->cmdline, limit);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		set_error(err, "verifier \"%s\" exited with status %ld", v->cmdline,
+		          WIFEXITED(status) ? (long)WEXITSTATUS(status) : 128L + WTERMSIG(status));
+	else if (nul)
+		set_error(err,
+		          "verifier \"%s\" printed a NUL byte (at byte %zu of its output): "
+		          "feedback must be text",
+		          v->cmdline, (size_t)(nul - io->out));
+}
+
 char *cli_verifier_run(void *ud, const char *question, const char *answer, double *score,
                        bhive_error *err)
 {
@@ -201,14 +246,7 @@ char *cli_verifier_run(void *ud, const char *question, const char *answer, doubl
 		close(io.in_fd);
 	close(io.out_fd);
 	int status = reap(pid, rc == 0 ? deadline : 0);
-	if (rc == -1 || status < 0)
-		set_error(err, "verifier \"%s\" timed out after %g s", v->cmdline,
-		          v->timeout_s > 0 ? v->timeout_s : 30);
-	else if (rc < 0)
-		set_error(err, "reading from verifier \"%s\" failed", v->cmdline);
-	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		set_error(err, "verifier \"%s\" exited with status %ld", v->cmdline,
-		          WIFEXITED(status) ? (long)WEXITSTATUS(status) : 128L + WTERMSIG(status));
+	report(v, &io, rc, status, err);
 	if (err && err->code) {
 		free(io.out);
 		return NULL;

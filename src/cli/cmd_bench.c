@@ -726,6 +726,14 @@ static void report_notes(const json_t *report)
 			        "(run the same command again to retry them); first: %s\n",
 			        name, (long long)cli_jint(row, "failed", 0),
 			        cli_jstr(row, "first_error"));
+		const char *first = cli_jstr(row, "first_error");
+		if (cli_jint(row, "evaluator_errors", 0))
+			fprintf(stderr,
+			        "bhive: warning: \"%s\": %lld answers could not be scored (the "
+			        "evaluator failed; they are kept without a score and not sent "
+			        "again)%s%s\n",
+			        name, (long long)cli_jint(row, "evaluator_errors", 0),
+			        first ? "; first: " : "", first ? first : "");
 	}
 }
 
@@ -764,9 +772,10 @@ int bench_session_output(bench_session *s, const json_t *report, const json_t *r
 
 void bench_session_close(bench_session *s)
 {
-	/* The client goes first: a run cut short leaves calls on it. */
-	bhive_client_free(s->client);
+	/* The runner (and its engine) goes first: a run cut short leaves calls
+	 * on the client, which the engine cancels there as it is freed. */
 	bhive_runner_free(s->runner);
+	bhive_client_free(s->client);
 	bhive_store_close(s->store);
 	bhive_evaluator_free(s->ev);
 	bhive_prices_free(s->prices);
@@ -873,18 +882,19 @@ static int parse_bench(bench_args *a, int argc, char **argv)
 {
 	struct option *opts = merge_options(bench_own_options, sizeof(bench_own_options) /
 	                                                           sizeof(bench_own_options[0]));
-	int code, rc = 0;
+	int code, rc = 0, idx = -1;
 	bench_common_init(&a->c);
 	opterr = 0;
 	optind = 1;
-	while (!rc && opts && (code = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while (!rc && opts && (code = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
 		if (code == BOPT_HELP || code == 'h')
 			rc = 1;
 		else if (code == '?' || code == ':') {
 			cli_error("unknown option or missing value: \"%s\"", argv[optind - 1]);
 			rc = -1;
-		} else if (bench_option(a, code, optarg))
+		} else if (cli_check_value(opts, idx, optarg) || bench_option(a, code, optarg))
 			rc = -1;
+		idx = -1;
 	}
 	if (!rc && optind < argc) {
 		cli_error("unexpected argument \"%s\"", argv[optind]);

@@ -10,6 +10,7 @@
  * terminal, log lines otherwise.
  */
 #include "cli.h"
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ static const char usage_text[] =
     "  --verifier-cmd CMD        run CMD (no shell; quotes split words): the answer on its\n"
     "                            stdin, the question in $BHIVE_QUESTION, its stdout is the\n"
     "                            feedback (a first line \"score: X\" gives a 0..1 score)\n"
-    "  --verifier-timeout S      time limit for each verifier run (default 30)\n"
+    "  --verifier-timeout S      time limit for each verifier run, above 0 (default 30)\n"
     "  --verifier-fatal          a failing verifier fails the run (default: reported,\n"
     "                            and the model is told the verifier failed)\n"
     "\n"
@@ -96,8 +97,8 @@ static const char usage_text[] =
     "  --region R, --profile P   as the AWS CLI takes them\n"
     "  --retry-mode M            legacy, standard or adaptive\n"
     "  --max-attempts N          attempts per call, retries included\n"
-    "  --connect-timeout S       seconds (default 60)\n"
-    "  --read-timeout S          seconds (default 300)\n"
+    "  --connect-timeout S       seconds, above 0 (default 60)\n"
+    "  --read-timeout S          seconds, above 0 (default 300)\n"
     "  --prices FILE             a price table merged over the built-in one\n"
     "  --strict-prices           a model without a price is an error\n"
     "\n"
@@ -112,8 +113,12 @@ static const char usage_text[] =
     "  bhive converse --cli-input-json file://request.json --endpoint-url "
     "http://127.0.0.1:8080\n"
     "\n"
-    "Exit status: 0 success; 1 the service, network, verifier or structured output failed;\n"
-    "2 bad arguments or unreadable input.\n";
+    "Every option that takes seconds takes at most 86400; no option takes an empty value.\n"
+    "\n"
+    "Exit status: 0 success; 1 the service, network, verifier or structured output failed,\n"
+    "or the AWS setup (profile, credentials, environment) is wrong; 2 bad arguments,\n"
+    "unreadable or invalid input files (prompt, --cli-input-json, --config, --schema,\n"
+    "--prices), found before any call is made.\n";
 
 enum {
 	OPT_FILE = 256,
@@ -212,10 +217,16 @@ static int arg_long(const char *opt, const char *v, long lo, long hi, long *out)
 	return 0;
 }
 
-static int arg_seconds(const char *opt, const char *v, double *out)
+/* Seconds up to a day: the bound keeps every conversion to milliseconds
+ * defined. A zero is refused where it would silently mean "the default". */
+static int arg_seconds(const char *opt, const char *v, int zero_ok, double *out)
 {
-	if (cli_parse_double(v, out) || *out < 0)
-		return bad_number(opt, v);
+	if (cli_parse_double(v, out) || *out < 0 || (!zero_ok && *out == 0) ||
+	    *out > CLI_MAX_SECONDS) {
+		cli_error("%s needs a number of seconds %s %d, got \"%s\"", opt,
+		          zero_ok ? "from 0 to" : "above 0 and at most", CLI_MAX_SECONDS, v);
+		return -1;
+	}
 	return 0;
 }
 
@@ -248,13 +259,13 @@ static int parse_numeric(converse_args *a, int opt, const char *v)
 	case OPT_MAX_ATTEMPTS:
 		return arg_long("--max-attempts", v, 1, 100, &a->max_attempts);
 	case OPT_MAX_SECONDS:
-		return arg_seconds("--max-reasoning-seconds", v, &a->max_seconds);
+		return arg_seconds("--max-reasoning-seconds", v, 1, &a->max_seconds);
 	case OPT_VERIFIER_TIMEOUT:
-		return arg_seconds("--verifier-timeout", v, &a->verifier_timeout);
+		return arg_seconds("--verifier-timeout", v, 0, &a->verifier_timeout);
 	case OPT_CONNECT_TIMEOUT:
-		return arg_seconds("--connect-timeout", v, &a->connect_timeout);
+		return arg_seconds("--connect-timeout", v, 0, &a->connect_timeout);
 	case OPT_READ_TIMEOUT:
-		return arg_seconds("--read-timeout", v, &a->read_timeout);
+		return arg_seconds("--read-timeout", v, 0, &a->read_timeout);
 	default:
 		return 1;
 	}
@@ -374,7 +385,7 @@ static int check_choices(const converse_args *a)
 /* Parses argv into a; 0, 1 for --help, -1 on a bad argument. */
 static int parse_args(converse_args *a, int argc, char **argv)
 {
-	int opt;
+	int opt, idx = -1;
 	a->output = "text";
 	a->live = -1;
 	a->reflections = -1;
@@ -384,15 +395,16 @@ static int parse_args(converse_args *a, int argc, char **argv)
 	a->verifier_timeout = 30;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+h", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+h", long_options, &idx)) != -1) {
 		if (opt == OPT_HELP || opt == 'h')
 			return 1;
 		if (opt == '?' || opt == ':') {
 			cli_error("unknown option or missing value: \"%s\"", argv[optind - 1]);
 			return -1;
 		}
-		if (parse_simple(a, opt, optarg))
+		if (cli_check_value(long_options, idx, optarg) || parse_simple(a, opt, optarg))
 			return -1;
+		idx = -1;
 	}
 	if (optind < argc)
 		a->prompt = argv[optind++];
@@ -414,14 +426,26 @@ static char *read_prompt(const converse_args *a, int *bad)
 	size_t len = 0;
 	char *t = cli_read_file(path, &len);
 	if (!t) {
-		cli_error("cannot read the prompt from \"%s\"", path);
+		cli_error("cannot read the prompt from \"%s\": %s", path, strerror(errno));
 		*bad = 1;
+		return NULL;
+	}
+	if (strlen(t) != len) {
+		cli_error("the prompt from \"%s\" holds a NUL byte", path);
+		*bad = 1;
+		free(t);
 		return NULL;
 	}
 	/* The newline that ends a file or an echo is not part of the question. */
 	while (len && (t[len - 1] == '\n' || t[len - 1] == '\r'))
 		t[--len] = '\0';
 	return t;
+}
+
+/* Bedrock refuses a blank text block; saying so here costs no call. */
+static int prompt_blank(const char *p)
+{
+	return strspn(p, " \t\r\n\f\v") == strlen(p);
 }
 
 /* Adds --system, --max-tokens and --temperature to the request. */
@@ -442,20 +466,100 @@ static void request_add_settings(json_t *req, const converse_args *a)
 	}
 }
 
+/* The JSON type of v in words, for messages about the wrong one. */
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+/* One Converse message: an object with a role and an array of content blocks. */
+static int check_message(const json_t *m, size_t i)
+{
+	const char *role = json_string_value(json_object_get(m, "role"));
+	if (!json_is_object(m)) {
+		cli_error("--cli-input-json: messages[%zu] must be an object, got %s", i,
+		          json_kind(m));
+		return -1;
+	}
+	if (!role || (strcmp(role, "user") && strcmp(role, "assistant"))) {
+		cli_error(
+		    "--cli-input-json: messages[%zu] needs \"role\" \"user\" or \"assistant\"", i);
+		return -1;
+	}
+	if (!json_is_array(json_object_get(m, "content"))) {
+		cli_error("--cli-input-json: messages[%zu] needs \"content\", an array of content "
+		          "blocks",
+		          i);
+		return -1;
+	}
+	return 0;
+}
+
+/* The members this command reads or adds to must have Converse's shapes,
+ * so a typo is named here rather than turned into "no prompt" or sent. */
+static int check_cli_input(const json_t *req)
+{
+	const json_t *msgs = json_object_get(req, "messages");
+	const json_t *sys = json_object_get(req, "system");
+	const json_t *ic = json_object_get(req, "inferenceConfig");
+	size_t i;
+	json_t *m;
+	if (msgs && !json_is_array(msgs)) {
+		cli_error(
+		    "--cli-input-json: \"messages\" must be an array of Converse messages, got %s",
+		    json_kind(msgs));
+		return -1;
+	}
+	json_array_foreach(msgs, i, m)
+	{
+		if (check_message(m, i))
+			return -1;
+	}
+	if (sys && !json_is_array(sys)) {
+		cli_error("--cli-input-json: \"system\" must be an array of content blocks, got %s",
+		          json_kind(sys));
+		return -1;
+	}
+	if (ic && !json_is_object(ic)) {
+		cli_error("--cli-input-json: \"inferenceConfig\" must be an object, got %s",
+		          json_kind(ic));
+		return -1;
+	}
+	return 0;
+}
+
 static json_t *build_request(const converse_args *a)
 {
 	int bad = 0;
 	json_t *req =
 	    a->cli_input ? cli_load_json_arg(a->cli_input, "--cli-input-json") : json_object();
-	if (!req || !json_is_object(req)) {
-		if (req)
+	if (!req || !json_is_object(req) || check_cli_input(req)) {
+		if (req && !json_is_object(req))
 			cli_error("--cli-input-json must be a JSON object");
 		json_decref(req);
 		return NULL;
 	}
 	char *prompt = read_prompt(a, &bad);
 	json_t *msgs = json_object_get(req, "messages");
-	if (!bad && prompt && json_array_size(msgs)) {
+	if (!bad && prompt && prompt_blank(prompt)) {
+		cli_error("the prompt is empty");
+		bad = 1;
+	} else if (!bad && prompt && json_array_size(msgs)) {
 		cli_error("the prompt is given twice: as text and as --cli-input-json messages");
 		bad = 1;
 	} else if (!bad && prompt) {
@@ -784,7 +888,10 @@ static int converse_main(converse_run *run)
 		return CLI_EXIT_USAGE;
 	if (!(run->client = bhive_client_new(&o, &err))) {
 		cli_error("%s", err.message);
-		return CLI_EXIT_FAILURE;
+		/* A malformed --endpoint-url is a bad argument; a bad profile or
+		 * environment is the setup's failure. */
+		return strstr(err.message, "from the endpoint URL option") ? CLI_EXIT_USAGE
+		                                                           : CLI_EXIT_FAILURE;
 	}
 	run->result = run_hive(run, &failed, &err);
 	if (!run->result) {

@@ -162,15 +162,17 @@ static int parse_demo(demo_args *a, int argc, char **argv)
 	a->debate_questions = 3;
 	opterr = 0;
 	optind = 1;
-	while ((code = getopt_long(argc, argv, "+h", demo_options, NULL)) != -1) {
+	int idx = -1;
+	while ((code = getopt_long(argc, argv, "+h", demo_options, &idx)) != -1) {
 		if (code == DOPT_HELP || code == 'h')
 			return 1;
 		if (code == '?' || code == ':') {
 			cli_error("unknown option or missing value: \"%s\"", argv[optind - 1]);
 			return -1;
 		}
-		if (demo_option(a, code, optarg))
+		if (cli_check_value(demo_options, idx, optarg) || demo_option(a, code, optarg))
 			return -1;
+		idx = -1;
 	}
 	if (optind < argc) {
 		cli_error("unexpected argument \"%s\"", argv[optind]);

@@ -147,15 +147,17 @@ static int parse_optimise(optimise_args *a, int argc, char **argv)
 	a->min_samples = 5;
 	opterr = 0;
 	optind = 1;
-	while (!rc && (code = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	int idx = -1;
+	while (!rc && (code = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
 		if (code == OOPT_HELP || code == 'h')
 			rc = 1;
 		else if (code == '?' || code == ':')
 			rc =
 			    (cli_error("unknown option or missing value: \"%s\"", argv[optind - 1]),
 			     -1);
-		else if (optimise_option(a, code, optarg))
+		else if (cli_check_value(opts, idx, optarg) || optimise_option(a, code, optarg))
 			rc = -1;
+		idx = -1;
 	}
 	if (!rc && optind < argc)
 		rc = (cli_error("unexpected argument \"%s\"", argv[optind]), -1);

@@ -3,6 +3,7 @@
  * and their JSON form (so benchmark and optimiser configurations are data).
  */
 #include "hive/hive_int.h"
+#include "hive/schema.h"
 #include <math.h>
 #include <string.h>
 
@@ -250,6 +251,21 @@ static void diag(bhive_diag_fn fn, void *ud, bhive_severity sev, bhive_error *er
 		bh_error_set(err, BHIVE_ERR_INVALID, "%s", msg);
 }
 
+/* A schema the engine could not compile fails every conversation before
+ * its first call: say so while it is still a configuration problem. */
+static void validate_schema(const bhive_config *cfg, bhive_diag_fn fn, void *ud, bhive_error *err)
+{
+	bhive_error e = {0};
+	bh_schema *sc;
+	if (!cfg->schema)
+		return;
+	if ((sc = bh_schema_new(cfg->schema, &e)) != NULL) {
+		bh_schema_free(sc);
+		return;
+	}
+	diag(fn, ud, BHIVE_SEVERITY_ERROR, err, e.message);
+}
+
 int bhive_config_validate(const bhive_config *cfg, bhive_diag_fn fn, void *ud, bhive_error *err)
 {
 	bhive_error_clear(err);
@@ -275,6 +291,7 @@ int bhive_config_validate(const bhive_config *cfg, bhive_diag_fn fn, void *ud, b
 	if (cfg->aggregator && cfg->nmodels == 1)
 		diag(fn, ud, BHIVE_SEVERITY_WARNING, &local,
 		     "an aggregator with one model adds a call that has nothing to combine");
+	validate_schema(cfg, fn, ud, &local);
 	bh_error_copy(err, &local);
 	return local.code;
 }

@@ -38,6 +38,8 @@ void bhive_hive_free(bhive_hive *h)
 {
 	if (!h)
 		return;
+	if (h->calls)
+		bh_hive_cancel_calls(h);
 	free_list(h->queue_head);
 	free_list(h->running_list);
 	free_list(h->done_head);

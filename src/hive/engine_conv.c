@@ -21,6 +21,7 @@ enum { CALL_SLOT, CALL_AGGREGATE, CALL_REPHRASE };
 
 typedef struct bh_call {
 	bh_conv *conv;
+	struct bh_call *next, *prev; /* in the hive's list of calls */
 	int kind;
 	int slot;
 	int round;
@@ -148,6 +149,43 @@ static json_t *native_output_config(const bh_conv *c, int native)
 	return oc;
 }
 
+/* The hive keeps a list of its calls on the client, so freeing it can
+ * cancel them there: their records would leak otherwise, and a client
+ * that went on running would call back into freed memory. */
+static void call_link(bhive_hive *h, bh_call *call)
+{
+	call->prev = NULL;
+	call->next = h->calls;
+	if (h->calls)
+		h->calls->prev = call;
+	h->calls = call;
+}
+
+static void call_unlink(bhive_hive *h, bh_call *call)
+{
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		h->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	call->next = call->prev = NULL;
+}
+
+void bh_hive_cancel_calls(bhive_hive *h)
+{
+	h->closing = 1;
+	while (h->calls) {
+		bh_call *call = h->calls;
+		/* on_call_done unlinks and frees it; a call the client no longer
+		 * knows is only ours to free. */
+		if (bhive_client_cancel(h->client, on_call_done, call) == 0) {
+			call_unlink(h, call);
+			bh_free(call);
+		}
+	}
+}
+
 /* Starts one call; on a synchronous failure fills err and returns its code. */
 static int conv_send(bh_conv *c, int kind, int slot, const char *model, const json_t *base,
                      const json_t *messages, int native, bhive_error *err)
@@ -163,10 +201,12 @@ static int conv_send(bh_conv *c, int kind, int slot, const char *model, const js
 	}
 	*call = (bh_call){.conv = c, .kind = kind, .slot = slot, .round = c->round};
 	c->inflight++;
+	call_link(c->hive, call);
 	int rc = bhive_converse_start(c->hive->client, model, req, on_call_done, call, err);
 	json_decref(req);
 	if (rc) {
 		c->inflight--;
+		call_unlink(c->hive, call);
 		bh_free(call);
 	}
 	bh_result_trace(c->res, slot, c->round, model, rc ? "send failed" : "sent",
@@ -448,10 +488,18 @@ static void on_call_done(void *ud, json_t *response, const bhive_error *err,
 {
 	bh_call *call = ud;
 	bh_conv *c = call->conv;
+	call_unlink(c->hive, call);
+	if (c->hive->closing) { /* cancelled by bhive_hive_free: nothing goes on */
+		bh_free(call);
+		c->inflight--;
+		return;
+	}
 	const char *model =
 	    call->kind == CALL_AGGREGATE ? c->res->aggregator : c->res->slots[call->slot].model;
 	bh_result_trace(c->res, call->kind == CALL_AGGREGATE ? -1 : call->slot, call->round, model,
 	                response ? "answered" : "failed", conv_wall_ms(c));
+	if (!response)
+		bh_result_account_failure(c->res, model);
 	if (call->kind == CALL_SLOT)
 		slot_answer(c, call, response, err);
 	else if (call->kind == CALL_REPHRASE) {

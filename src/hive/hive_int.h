@@ -52,7 +52,8 @@ typedef struct bh_slot {
 /* Accounting for one model id. */
 typedef struct bh_model_acc {
 	char *model;
-	int calls;
+	int calls;  /* every call made, failed ones included */
+	int failed; /* of those, calls that got no answer */
 	bhive_usage usage;
 	double latency_ms;
 	bhive_cost cost;
@@ -66,7 +67,8 @@ struct bhive_result {
 	json_t *parsed;
 	int rounds;
 	double wall_ms;
-	int calls;
+	int calls;        /* failed calls included */
+	int failed_calls; /* calls that got no answer */
 	bh_slot *slots;
 	size_t nslots;
 	char *aggregator;    /* model id, or NULL */
@@ -123,6 +125,8 @@ struct bhive_hive {
 	bh_conv *done_head, *done_tail;
 	bhive_progress_fn progress;
 	void *progress_ud;
+	struct bh_call *calls; /* engine_conv.c: this hive's calls on the client */
+	int closing;           /* bhive_hive_free is cancelling them */
 };
 
 /* engine_conv.c */
@@ -130,6 +134,8 @@ bh_conv *bh_conv_new(bhive_hive *hive, const bhive_config *cfg, const json_t *re
                      bhive_error *err);
 void bh_conv_free(bh_conv *c);
 void bh_conv_start(bh_conv *c);
+/* Cancels the hive's calls still on the client (their records freed). */
+void bh_hive_cancel_calls(bhive_hive *hive);
 /* engine.c: a conversation has finished; its result is ready. */
 void bh_hive_finished(bhive_hive *hive, bh_conv *c);
 /* engine_finish.c: combines the slots' answers, parses structured output. */
@@ -162,6 +168,8 @@ int bh_request_cache_points(const json_t *request);
 /* output.c */
 bhive_result *bh_result_new(void);
 int bh_result_account(bhive_result *r, const char *model, const json_t *response);
+/* A call to model that got no answer: counted, with no usage. */
+int bh_result_account_failure(bhive_result *r, const char *model);
 void bh_result_trace(bhive_result *r, int slot, int round, const char *model, const char *event,
                      double wall_ms);
 void bh_result_cost(bhive_result *r, const bhive_prices *prices, bhive_error *err);

@@ -88,6 +88,20 @@ int bh_result_account(bhive_result *r, const char *model, const json_t *response
 	return 0;
 }
 
+int bh_result_account_failure(bhive_result *r, const char *model)
+{
+	/* A call that failed was still made (and may have been retried and
+	 * billed for its input): "calls": 0 beside an error misled. */
+	bh_model_acc *m = model_acc(r, model);
+	if (!m)
+		return BHIVE_ERR_NOMEM;
+	m->calls++;
+	m->failed++;
+	r->calls++;
+	r->failed_calls++;
+	return 0;
+}
+
 void bh_result_trace(bhive_result *r, int slot, int round, const char *model, const char *event,
                      double wall_ms)
 {
@@ -102,8 +116,14 @@ void bh_result_cost(bhive_result *r, const bhive_prices *prices, bhive_error *er
 	r->cost_unknown = 0;
 	for (size_t i = 0; i < r->nmodels; i++) {
 		bh_model_acc *m = &r->models[i];
-		if (bhive_prices_cost(prices, m->model, r->region, &m->usage, &m->cost, err))
+		/* bhive_prices_cost clears the error it is given: each model gets
+		 * its own, and the first failure is the one kept. */
+		bhive_error e;
+		bhive_error_clear(&e);
+		if (bhive_prices_cost(prices, m->model, r->region, &m->usage, &m->cost, &e)) {
 			m->cost.unknown = 1;
+			bh_error_copy(err, &e);
+		}
 		r->cost_unknown |= m->cost.unknown;
 		r->cost_usd += m->cost.usd;
 	}
@@ -284,9 +304,10 @@ static json_t *models_json(const bhive_result *r)
 	json_t *j = json_object();
 	for (size_t i = 0; i < r->nmodels; i++) {
 		const bh_model_acc *m = &r->models[i];
-		json_t *e = json_pack("{s:i,s:o,s:f,s:f,s:b}", "calls", m->calls, "usage",
-		                      usage_json(&m->usage), "latencyMs", m->latency_ms, "cost_usd",
-		                      m->cost.usd, "price_known", !m->cost.unknown);
+		json_t *e =
+		    json_pack("{s:i,s:i,s:o,s:f,s:f,s:b}", "calls", m->calls, "failed_calls",
+		              m->failed, "usage", usage_json(&m->usage), "latencyMs", m->latency_ms,
+		              "cost_usd", m->cost.usd, "price_known", !m->cost.unknown);
 		json_object_set_new(j, m->model, e);
 	}
 	return j;
@@ -319,6 +340,8 @@ json_t *bhive_result_to_json(const bhive_result *r)
 	              r->stop_reason, "rounds", r->rounds, "calls", r->calls, "wall_ms", r->wall_ms,
 	              "slots", slots, "aggregator", agg, "models", models_json(r), "cost",
 	              cost_json(r), "error", error_json(&r->err), "trace", r->trace);
+	if (j)
+		json_object_set_new(j, "failed_calls", json_integer(r->failed_calls));
 	if (j && r->response && r->nslots == 1 && r->rounds == 1 && !r->aggregator)
 		json_object_set(j, "response", r->response);
 	return j;
