@@ -345,6 +345,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size) {
 		if (bh_buf_append(&q->body, upload_data, *upload_data_size))
 			q->too_large = true;
+		s->bytes_in += *upload_data_size;
+		s->last_input_us = emu_now_us();
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -503,6 +505,54 @@ static int loop_setup(emu_server *s, bool handle_signals, int *sigfd)
 	return epfd;
 }
 
+/* Lets libmicrohttpd read until no more body bytes come in. One turn reads
+ * each connection once, and a debate round brings tens of bodies of tens of
+ * kilobytes at once: every body already here is stamped before the next
+ * request's model work. */
+static void read_all(emu_server *s)
+{
+	uint64_t before;
+	int turns = 0;
+	do {
+		before = s->bytes_in;
+		timers_fire(s, emu_now_us());
+		MHD_run(s->d);
+	} while (s->bytes_in != before && ++turns < 64);
+}
+
+/* How long a complete request's model work may wait while more input is
+ * coming in: a quarter of the least latency --latency-ms can give (fixed,
+ * or the low end of uniform); none otherwise, as the latency is only drawn
+ * with the work. */
+static int64_t work_slack_us(const emu_server *s)
+{
+	const emu_latency *l = &s->opt.forced_latency;
+	if (l->dist != EMU_DIST_FIXED && l->dist != EMU_DIST_UNIFORM)
+		return 0;
+	return (int64_t)(l->a * 250.0);
+}
+
+/* A burst of requests (a debate round) arrives as a stream of bodies some
+ * tens of microseconds apart, and the model work for one body takes up to
+ * a millisecond. While bodies keep coming (input within the last QUIET_US)
+ * and the oldest waiting request has slack left, this waits for input
+ * instead of running a model, so that every body of the burst is stamped
+ * when it lands, not after the work queued ahead of it. True when it
+ * waited. */
+#define QUIET_US 300
+static bool hold_work(emu_server *s, int epfd)
+{
+	int64_t now = emu_now_us();
+	int64_t hold = s->work_head->arrived_us + work_slack_us(s) - now;
+	if (s->stopping || hold <= 0 || now - s->last_input_us >= QUIET_US)
+		return false;
+	int64_t wait = loop_timeout_us(s);
+	wait = wait < hold ? wait : hold;
+	struct epoll_event ev[4];
+	loop_wait(epfd, ev, 4, wait < QUIET_US ? wait : QUIET_US);
+	return true;
+}
+
 int emu_server_run(emu_server *s, volatile int *stop, bool handle_signals)
 {
 	int sigfd;
@@ -511,13 +561,13 @@ int emu_server_run(emu_server *s, volatile int *stop, bool handle_signals)
 		return BHIVE_ERR_IO;
 	bool signalled = false;
 	while (!(stop && *stop) && !signalled) {
-		timers_fire(s, emu_now_us());
-		MHD_run(s->d);
+		read_all(s);
 		/* One request at a time, with a look at the sockets in between:
 		 * bodies that arrive meanwhile are stamped on time. */
-		while (work_one(s)) {
-			timers_fire(s, emu_now_us());
-			MHD_run(s->d);
+		while (s->work_head && !(stop && *stop)) {
+			if (!hold_work(s, epfd))
+				work_one(s);
+			read_all(s);
 		}
 		struct epoll_event evs[4];
 		int n = loop_wait(epfd, evs, 4, loop_timeout_us(s));

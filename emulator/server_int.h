@@ -37,6 +37,8 @@ struct emu_server {
 	size_t num_timers;
 	size_t cap_timers;
 	struct emu_req *work_head, *work_tail; /* complete requests not yet handled */
+	uint64_t bytes_in;                     /* body bytes received so far */
+	int64_t last_input_us;                 /* when body bytes last came in */
 	int port;
 	bool stopping;
 };

@@ -73,6 +73,35 @@ static void test_error_first_wins(void **state)
 	assert_string_equal(bhive_strerror(BHIVE_ERR_SERVICE_THROTTLED), "throttled");
 }
 
+/* UTF-8 checks agree with jansson's, which is the oracle: a string it
+ * refuses is one bh_utf8_valid_prefix stops short in. */
+static void test_utf8(void **state)
+{
+	(void)state;
+	static const char *const cases[] = {
+	    "", "plain ascii, long enough for the eight-byte path",
+	    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x9d", "\xc0\xaf overlong",
+	    "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 past U+10FFFF", "cut \xe2\x82",
+	    "\xff", "abcdefgh\x80", "\xe0\x80\x80 overlong three"};
+	for (size_t i = 0; i < BH_ARRAY_LEN(cases); i++) {
+		size_t n = strlen(cases[i]);
+		json_t *j = json_stringn(cases[i], n);
+		assert_int_equal(bh_utf8_valid_prefix(cases[i], n) == n, j != NULL);
+		json_decref(j);
+		char *fixed = bh_utf8_repair(cases[i], n);
+		assert_non_null(fixed);
+		j = json_string(fixed);
+		assert_non_null(j); /* always valid once repaired */
+		json_decref(j);
+		if (bh_utf8_valid_prefix(cases[i], n) == n)
+			assert_string_equal(fixed, cases[i]);
+		bh_free(fixed);
+	}
+	char *f = bh_utf8_repair("a\xff" "b", 3);
+	assert_string_equal(f, "a\xef\xbf\xbd" "b");
+	bh_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -82,6 +111,7 @@ int main(void)
 		cmocka_unit_test(test_iso8601),
 		cmocka_unit_test(test_alloc_failure),
 		cmocka_unit_test(test_error_first_wins),
+		cmocka_unit_test(test_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,28 +46,198 @@ int bh_converse_path(bh_buf *out, const char *model_id)
 	return bh_buf_append(out, tmp, k + 9);
 }
 
-/* The model id travels in the path, so the body carries every other member
- * exactly as the caller wrote it; copying is only needed to drop modelId. */
-char *bh_converse_body(const json_t *request, size_t *len, bhive_error *err)
+/* ---- the request body ---------------------------------------------------
+ *
+ * The body is written here rather than by json_dumps: a debate request
+ * carries the whole history plus the other agents' answers (tens of
+ * kilobytes, 32 of them per round, all on the round's critical path), and
+ * jansson's dumper goes through a callback per run of plain bytes. The
+ * output is byte for byte json_dumps(request, JSON_COMPACT): members in
+ * insertion order, the same escapes, reals formatted by jansson itself.
+ */
+
+#define BH_DUMP_MAX_DEPTH 2048
+
+/* 1 for the ASCII bytes a JSON string carries as they are. */
+static const unsigned char plain_ascii[256] = {
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x22 is '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x5C is '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* The short escapes jansson writes; other control bytes become \u00XX. */
+static char short_escape(unsigned char c)
 {
-	if (!json_is_object(request)) {
-		bh_error_set(err, BHIVE_ERR_INVALID, "converse request is not a JSON object");
-		return NULL;
+	switch (c) {
+	case '"': return '"';
+	case '\\': return '\\';
+	case '\b': return 'b';
+	case '\f': return 'f';
+	case '\n': return 'n';
+	case '\r': return 'r';
+	case '\t': return 't';
+	default: return 0;
 	}
-	char *s;
-	if (json_object_get(request, "modelId")) {
-		json_t *copy = json_copy((json_t *)request);
-		if (!copy) {
-			bh_error_set(err, BHIVE_ERR_NOMEM,
-			             "out of memory copying a converse request");
-			return NULL;
+}
+
+/* For 8 bytes of text loaded little-endian: the high bit of each byte that
+ * cannot be copied as it is (a control byte, '"', '\\' or non-ASCII). A
+ * flag can be false above a true one, never below: the lowest flag is
+ * exact, and only the lowest is used. */
+static inline uint64_t special8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high;
+}
+
+/* Input bytes escaped per step: each takes at most 6 output bytes, so a
+ * step reserves its worst case once and then writes without checks. */
+#define BH_STRING_STEP 1024
+
+/* A JSON string, written straight into the buffer: eight plain bytes at a
+ * time, up to the first byte that needs care. */
+static int put_string(bh_buf *b, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	if (bh_buf_putc(b, '"'))
+		return -1;
+	while (i < n) {
+		size_t end = n - i > BH_STRING_STEP ? i + BH_STRING_STEP : n;
+		/* 8 bytes may be copied past end; a UTF-8 sequence runs 3 past */
+		if (bh_buf_reserve(b, (end - i) * 6 + 16))
+			return -1;
+		char *o = b->data + b->len;
+		while (i < end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			if (n - i >= 8) {
+				uint64_t x;
+				memcpy(&x, s + i, 8);
+				uint64_t m = special8(x);
+				memcpy(o, &x, 8);
+				size_t k = m ? (size_t)__builtin_ctzll(m) >> 3 : 8;
+				o += k;
+				i += k;
+				if (k == 8 || i >= end)
+					continue;
+			}
+#endif
+			unsigned char c = s[i];
+			if (plain_ascii[c]) {
+				*o++ = (char)c;
+				i++;
+			} else if (c >= 0x80) {
+				size_t step = bh_utf8_seq(s + i, n - i);
+				if (!step)
+					return -1;
+				memcpy(o, s + i, step);
+				o += step;
+				i += step;
+			} else {
+				char e = short_escape(c);
+				*o++ = '\\';
+				if (e) {
+					*o++ = e;
+				} else {
+					memcpy(o, "u00", 3);
+					o[3] = hex[c >> 4];
+					o[4] = hex[c & 15];
+					o += 5;
+				}
+				i++;
+			}
 		}
-		json_object_del(copy, "modelId");
-		s = json_dumps(copy, JSON_COMPACT);
-		json_decref(copy);
-	} else {
-		s = json_dumps(request, JSON_COMPACT);
+		b->len = (size_t)(o - b->data);
+		b->data[b->len] = '\0';
 	}
+	return bh_buf_putc(b, '"');
+}
+
+/* Numbers and constants, reals through jansson for its exact formatting. */
+static int put_scalar(bh_buf *b, const json_t *v)
+{
+	char num[32];
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return bh_buf_puts(b, num);
+	case JSON_TRUE:
+		return bh_buf_puts(b, "true");
+	case JSON_FALSE:
+		return bh_buf_puts(b, "false");
+	case JSON_NULL:
+		return bh_buf_puts(b, "null");
+	default: {
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		int rc = t ? bh_buf_puts(b, t) : -1;
+		free(t);
+		return rc;
+	}
+	}
+}
+
+static int put_value(bh_buf *b, const json_t *v, int depth);
+
+/* An object's members in insertion order (jansson's order without
+ * JSON_SORT_KEYS); skip names one member to leave out (or NULL). */
+static int put_object(bh_buf *b, const json_t *v, const char *skip, int depth)
+{
+	int rc = bh_buf_putc(b, '{');
+	bool first = true;
+	for (void *it = json_object_iter((json_t *)v); it && !rc;
+	     it = json_object_iter_next((json_t *)v, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t klen = json_object_iter_key_len(it);
+		if (skip && klen == strlen(skip) && memcmp(key, skip, klen) == 0)
+			continue;
+		if (!first)
+			rc = bh_buf_putc(b, ',');
+		first = false;
+		rc = rc ? rc : put_string(b, key, klen);
+		rc = rc ? rc : bh_buf_putc(b, ':');
+		rc = rc ? rc : put_value(b, json_object_iter_value(it), depth + 1);
+	}
+	return rc ? rc : bh_buf_putc(b, '}');
+}
+
+static int put_array(bh_buf *b, const json_t *v, int depth)
+{
+	int rc = bh_buf_putc(b, '[');
+	for (size_t i = 0; i < json_array_size(v) && !rc; i++) {
+		if (i)
+			rc = bh_buf_putc(b, ',');
+		rc = rc ? rc : put_value(b, json_array_get(v, i), depth + 1);
+	}
+	return rc ? rc : bh_buf_putc(b, ']');
+}
+
+static int put_value(bh_buf *b, const json_t *v, int depth)
+{
+	if (!v || depth > BH_DUMP_MAX_DEPTH)
+		return -1;
+	if (json_is_object(v))
+		return put_object(b, v, NULL, depth);
+	if (json_is_array(v))
+		return put_array(b, v, depth);
+	if (json_is_string(v))
+		return put_string(b, json_string_value(v), json_string_length(v));
+	return put_scalar(b, v);
+}
+
+/* json_dumps itself, for what the writer above turns down (text that is
+ * not UTF-8, nesting past its depth): those fail or succeed as they did. */
+static char *converse_body_jansson(const json_t *request, size_t *len, bhive_error *err)
+{
+	json_t *copy = json_copy((json_t *)request);
+	if (copy)
+		json_object_del(copy, "modelId");
+	char *s = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+	json_decref(copy);
 	if (!s) {
 		bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory serialising a converse request");
 		return NULL;
@@ -75,6 +245,40 @@ char *bh_converse_body(const json_t *request, size_t *len, bhive_error *err)
 	if (len)
 		*len = strlen(s);
 	return s;
+}
+
+/* The last body's size, a hint for the next one's buffer: growing a
+ * buffer by doubling up to tens of kilobytes costs a chain of reallocs per
+ * call. Only a hint, so threads may race on it. */
+static _Atomic size_t body_hint = 1024;
+
+static void buf_reserve(bh_buf *b, size_t cap)
+{
+	b->data = bh_malloc(cap);
+	b->cap = b->data ? cap : 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+/* The model id travels in the path, so the body carries every other member
+ * exactly as the caller wrote it. */
+char *bh_converse_body(const json_t *request, size_t *len, bhive_error *err)
+{
+	if (!json_is_object(request)) {
+		bh_error_set(err, BHIVE_ERR_INVALID, "converse request is not a JSON object");
+		return NULL;
+	}
+	bh_buf b;
+	bh_buf_init(&b, 0);
+	buf_reserve(&b, body_hint + body_hint / 4 + 64);
+	if (put_object(&b, request, "modelId", 0)) {
+		bh_buf_release(&b);
+		return converse_body_jansson(request, len, err);
+	}
+	body_hint = b.len;
+	if (len)
+		*len = b.len;
+	return bh_buf_steal(&b);
 }
 
 const char *bh_http_header(const char *const *headers, const char *name, size_t *len)

@@ -17,8 +17,9 @@
  * label (every byte but the unreserved ones, so ':' -> %3A, '/' -> %2F). */
 int bh_converse_path(bh_buf *out, const char *model_id);
 
-/* The request body: request minus "modelId", compact. Returns a string to
- * free with free() (jansson's allocator), NULL with err on failure. */
+/* The request body: request minus "modelId", compact, byte for byte what
+ * json_dumps(JSON_COMPACT) writes. Returns a string to free with free()
+ * (bh_free is the same), NULL with err on failure. */
 char *bh_converse_body(const json_t *request, size_t *len, bhive_error *err);
 
 /* Value of a header in a NULL-terminated "Name: value" list, name

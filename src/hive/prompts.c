@@ -38,6 +38,15 @@ static void put_feedback(bh_buf *b, const char *feedback)
 	}
 }
 
+/* One other agent's answer, in backticks; appended piecewise, not through
+ * printf: answers run to kilobytes and a debate round writes n*(n-1). */
+static void put_response(bh_buf *b, const char *answer, const char *tail)
+{
+	bh_buf_puts(b, "\n\nOne agent response: ```");
+	bh_buf_puts(b, answer);
+	bh_buf_puts(b, tail);
+}
+
 /* The reminder closes every prompt unless the question has no text. */
 static void put_reminder(bh_buf *b, const char *question)
 {
@@ -67,7 +76,7 @@ char *bh_prompt_debate(const bhive_config *cfg, const bh_slot *slots, size_t n, 
 	for (size_t j = 0; j < n; j++) {
 		if (j == self || slots[j].failed || !slots[j].answer)
 			continue;
-		bh_buf_printf(&b, "\n\nOne agent response: ```%s```", slots[j].answer);
+		put_response(&b, slots[j].answer, "```");
 		put_feedback(&b, slots[j].feedback);
 	}
 	bh_buf_printf(&b, "\n\n %s\n", bh_config_prompt(cfg, BHIVE_PROMPT_CAREFUL));
@@ -84,7 +93,7 @@ char *bh_prompt_aggregate(const bhive_config *cfg, const bh_slot *slots, size_t 
 	for (size_t j = 0; j < n; j++) {
 		if (slots[j].failed || !slots[j].answer)
 			continue;
-		bh_buf_printf(&b, "\n\nOne agent response: ```%s```\n", slots[j].answer);
+		put_response(&b, slots[j].answer, "```\n");
 		put_feedback(&b, slots[j].feedback);
 	}
 	put_reminder(&b, question);
@@ -110,9 +119,24 @@ const char *bh_first_user_text(const json_t *messages)
 	return "";
 }
 
+/* Text that is not valid UTF-8 (a verifier's output, say) has its bad
+ * bytes replaced by U+FFFD rather than the turn being lost; valid text (all
+ * of it in practice, and debate prompts run to tens of kilobytes) is taken
+ * after one fast check instead of jansson's own. */
 json_t *bh_text_message(const char *role, const char *text)
 {
-	return json_pack("{s:s,s:[{s:s}]}", "role", role, "content", "text", text ? text : "");
+	const char *t = text ? text : "";
+	size_t n = strlen(t);
+	char *fixed = NULL;
+	if (bh_utf8_valid_prefix(t, n) != n) {
+		if (!(fixed = bh_utf8_repair(t, n)))
+			return NULL;
+		t = fixed;
+		n = strlen(t);
+	}
+	json_t *str = json_stringn_nocheck(t, n);
+	bh_free(fixed);
+	return str ? json_pack("{s:s,s:[{s:o}]}", "role", role, "content", "text", str) : NULL;
 }
 
 /* The content of the last <answer>...</answer> pair, or NULL. */

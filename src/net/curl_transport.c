@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Connections kept open while idle, for reuse. */
+#define BH_IDLE_CONNECTIONS 512L
+
 /* A finished transfer keeps big buffers only up to this size when pooled. */
 #define BH_POOL_KEEP_BYTES ((size_t)1 << 20)
 
@@ -463,6 +466,11 @@ int bh_http_transport_new(const bh_http_options *opts, bhive_transport *out, bhi
 		return bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory creating a transport");
 	}
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	/* libcurl keeps 4 idle connections per transfer still added, so when
+	 * a round's last transfers finish it closes the connections of the
+	 * first ones, and the next round opens them again on its critical
+	 * path. Idle connections are kept up to a fixed number instead. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, BH_IDLE_CONNECTIONS);
 	if (opts && opts->max_host_connections > 0)
 		curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 		                  opts->max_host_connections);

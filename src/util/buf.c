@@ -45,6 +45,11 @@ static int grow(bh_buf *b, size_t need)
 	return 0;
 }
 
+int bh_buf_reserve(bh_buf *b, size_t n)
+{
+	return grow(b, b->len + n);
+}
+
 int bh_buf_append(bh_buf *b, const void *p, size_t n)
 {
 	if (grow(b, b->len + n))

@@ -31,6 +31,15 @@ char *bh_vasprintf(const char *fmt, va_list ap);
 /* Test hook: the allocation after n more succeed fails; -1 disables. */
 void bh_alloc_fail_after(long n);
 
+/* ---- UTF-8 as JSON strings take it (jansson's rules) ------------------ */
+/* Length of the valid sequence at p (1 for ASCII), 0 if none; n > 0. */
+size_t bh_utf8_seq(const unsigned char *p, size_t n);
+/* Length of the longest valid UTF-8 prefix of s[0..n). */
+size_t bh_utf8_valid_prefix(const char *s, size_t n);
+/* A copy of s[0..n) with each byte that is not valid UTF-8 replaced by
+ * U+FFFD; NULL when out of memory. */
+char *bh_utf8_repair(const char *s, size_t n);
+
 /* ---- growable byte buffer with a hard maximum (0 = 1 GiB) ------------- */
 typedef struct bh_buf {
 	char *data;     /* always NUL-terminated when non-NULL */
@@ -42,6 +51,9 @@ void bh_buf_init(bh_buf *b, size_t max);
 void bh_buf_release(bh_buf *b);
 void bh_buf_reset(bh_buf *b);               /* len = 0, keeps memory */
 int bh_buf_append(bh_buf *b, const void *p, size_t n);   /* 0 or BHIVE_ERR_NOMEM */
+/* Room for n more bytes (and the NUL) past len, for writers that fill
+ * data + len directly; 0 or BHIVE_ERR_NOMEM. */
+int bh_buf_reserve(bh_buf *b, size_t n);
 int bh_buf_puts(bh_buf *b, const char *s);
 int bh_buf_putc(bh_buf *b, char c);
 int bh_buf_printf(bh_buf *b, const char *fmt, ...) BH_PRINTF(2, 3);
