@@ -488,10 +488,30 @@ static void test_running_limit(void **state)
 	bhive_client_free(client);
 }
 
+/* A turn whose text is not UTF-8 (a verifier's output) keeps its text with
+ * each bad byte replaced by U+FFFD, rather than being lost. */
+static void test_text_message_repairs_utf8(void **state)
+{
+	(void)state;
+	json_t *m = bh_text_message("user", "feedback \xff\xfe" "done \xc3\xa9");
+	assert_non_null(m);
+	const char *t = json_string_value(
+	    json_object_get(json_array_get(json_object_get(m, "content"), 0), "text"));
+	assert_string_equal(t, "feedback \xef\xbf\xbd\xef\xbf\xbd" "done \xc3\xa9");
+	assert_string_equal(json_string_value(json_object_get(m, "role")), "user");
+	json_decref(m);
+	m = bh_text_message("assistant", NULL);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(json_object_get(m, "content"), 0), "text")),
+	    "");
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reflect_prompt),
+	    cmocka_unit_test(test_text_message_repairs_utf8),
 	    cmocka_unit_test(test_debate_prompt),
 	    cmocka_unit_test(test_aggregate_prompt_and_override),
 	    cmocka_unit_test(test_vote_keys),
