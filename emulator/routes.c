@@ -150,9 +150,10 @@ static enum MHD_Result control(emu_server *s, emu_req *q, const char *what, cons
 	bool get = strcmp(method, "GET") == 0;
 	if (strcmp(what, "health") == 0 && get)
 		return send_json(q, 200,
-		                 json_pack("{s:s, s:b, s:i, s:i}", "status", "ok", "simulated", 1,
+		                 json_pack("{s:s, s:b, s:i, s:i, s:I}", "status", "ok", "simulated", 1,
 		                           "models", (int)s->cfg->num_models, "recorded",
-		                           (int)emu_record_size(s->rec)));
+		                           (int)emu_record_size(s->rec), "connections",
+		                           (json_int_t)s->connections));
 	if (strcmp(what, "requests") == 0 && get)
 		return send_json(q, 200, emu_record_list(s->rec));
 	if (strcmp(what, "requests") == 0 && strcmp(method, "DELETE") == 0) {

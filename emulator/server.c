@@ -365,6 +365,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 }
 
+/* Counts connections accepted, so tests can see whether a client reuses
+ * its connections. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	emu_server *s = cls;
+	BH_UNUSED(conn);
+	BH_UNUSED(socket_context);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		s->connections++;
+}
+
 /* Keeps the path exactly as sent: SigV4 is computed over the encoded form,
  * and an ARN's "%2F" must not become a path separator. */
 static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
@@ -390,7 +402,8 @@ static struct MHD_Daemon *start_daemon(emu_server *s, bhive_error *err)
 	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
 	    MHD_OPTION_CONNECTION_LIMIT, s->opt.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
 	    keep_escaped, s, MHD_OPTION_END);
 	if (!d)
 		bh_error_set(err, BHIVE_ERR_NETWORK, "cannot listen on \"%s:%d\": %s", s->opt.bind,

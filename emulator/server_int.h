@@ -38,6 +38,7 @@ struct emu_server {
 	size_t cap_timers;
 	struct emu_req *work_head, *work_tail; /* complete requests not yet handled */
 	uint64_t bytes_in;                     /* body bytes received so far */
+	uint64_t connections;                  /* connections accepted so far */
 	int64_t last_input_us;                 /* when body bytes last came in */
 	int port;
 	bool stopping;

@@ -312,6 +312,48 @@ static void test_debate(void **state)
 	emu_stop(&e);
 }
 
+/* Connections accepted by the emulator so far (the asking one included). */
+static long long emu_connections(const emu *e)
+{
+	json_t *h = emu_control(e, "GET", "health");
+	long long n = json_integer_value(json_object_get(h, "connections"));
+	json_decref(h);
+	return n;
+}
+
+/* A debate round reuses the previous round's connections: 32 slots x 3
+ * rounds over HTTP/1.1 keep-alive open exactly 32 connections. (With
+ * libcurl's default idle-connection cap, the end of each round closed a
+ * few and the next round opened them again.) */
+static void test_debate_reuses_connections(void **state)
+{
+	emu e;
+	/* answers spread over 20-60 ms, so transfers finish one by one */
+	emu_start(&e, "{\"models\": {\"test.many-v1:0\": {\"kind\": \"scripted\", "
+	              "\"faults\": {\"latency\": {\"dist\": \"uniform\", \"min_ms\": 20, "
+	              "\"max_ms\": 60}}, "
+	              "\"script\": {\"rules\": [{\"contains\": \"2 + 2\", "
+	              "\"reply\": {\"text\": \"<answer>4</answer>\"}}]}}}}");
+	bhive_client *c = client_for(&e, 1);
+	bhive_config *cfg = bhive_config_new();
+	for (int i = 0; i < 32; i++)
+		bhive_config_add_model(cfg, "test.many-v1:0");
+	bhive_config_set_reflections(cfg, 2);
+	bhive_config_set_vote(cfg, 1);
+	json_t *req = question();
+	long long before = emu_connections(&e);
+	bhive_result *r = run(c, cfg, req, 0);
+	assert_int_equal(bhive_result_calls(r), 32 * 3);
+	/* less this GET's own connection */
+	assert_int_equal(emu_connections(&e) - before - 1, 32);
+	json_decref(req);
+	bhive_result_free(r);
+	bhive_config_free(cfg);
+	bhive_client_free(c);
+	emu_stop(&e);
+	(void)state;
+}
+
 /* Self-consistency: a majority vote over slots, no aggregator call. */
 static void test_vote(void **state)
 {
@@ -765,6 +807,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reflection),
 	    cmocka_unit_test(test_debate),
+	    cmocka_unit_test(test_debate_reuses_connections),
 	    cmocka_unit_test(test_vote),
 	    cmocka_unit_test(test_time_limit),
 	    cmocka_unit_test(test_early_stop),

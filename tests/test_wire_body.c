@@ -126,7 +126,7 @@ static void test_fixed_cases(void **state)
 }
 
 /* Text that is not UTF-8 (possible only through _nocheck) fails as
- * json_dumps fails; a non-object is refused. */
+ * json_dumps fails, with an error that says so; a non-object is refused. */
 static void test_failures(void **state)
 {
 	json_t *req = json_object();
@@ -135,7 +135,21 @@ static void test_failures(void **state)
 	bhive_error_clear(&err);
 	assert_null(oracle(req));
 	assert_null(bh_converse_body(req, NULL, &err));
-	assert_int_equal(err.code, BHIVE_ERR_NOMEM);
+	assert_int_equal(err.code, BHIVE_ERR_INVALID);
+	assert_non_null(strstr(err.message, "not valid UTF-8"));
+	json_decref(req);
+	bhive_error_clear(&err);
+	req = json_object();
+	json_t *inner = json_array();
+	json_object_set_new(req, "deep", inner);
+	for (int i = 0; i < 3000; i++) {
+		json_t *next = json_array();
+		json_array_append_new(inner, next);
+		inner = next;
+	}
+	assert_null(bh_converse_body(req, NULL, &err));
+	assert_int_equal(err.code, BHIVE_ERR_INVALID);
+	assert_non_null(strstr(err.message, "nests deeper than"));
 	json_decref(req);
 	bhive_error_clear(&err);
 	json_t *arr = json_array();

@@ -58,6 +58,10 @@ int bh_converse_path(bh_buf *out, const char *model_id)
 
 #define BH_DUMP_MAX_DEPTH 2048
 
+/* Why the writer stopped; any other non-zero value is out of memory. */
+#define BH_BODY_NOT_UTF8 (-2)
+#define BH_BODY_TOO_DEEP (-3)
+
 /* 1 for the ASCII bytes a JSON string carries as they are. */
 static const unsigned char plain_ascii[256] = {
     [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x22 is '"' */
@@ -134,7 +138,7 @@ static int put_string(bh_buf *b, const char *str, size_t n)
 			} else if (c >= 0x80) {
 				size_t step = bh_utf8_seq(s + i, n - i);
 				if (!step)
-					return -1;
+					return BH_BODY_NOT_UTF8;
 				memcpy(o, s + i, step);
 				o += step;
 				i += step;
@@ -218,8 +222,10 @@ static int put_array(bh_buf *b, const json_t *v, int depth)
 
 static int put_value(bh_buf *b, const json_t *v, int depth)
 {
-	if (!v || depth > BH_DUMP_MAX_DEPTH)
+	if (!v)
 		return -1;
+	if (depth > BH_DUMP_MAX_DEPTH)
+		return BH_BODY_TOO_DEEP;
 	if (json_is_object(v))
 		return put_object(b, v, NULL, depth);
 	if (json_is_array(v))
@@ -229,36 +235,10 @@ static int put_value(bh_buf *b, const json_t *v, int depth)
 	return put_scalar(b, v);
 }
 
-/* json_dumps itself, for what the writer above turns down (text that is
- * not UTF-8, nesting past its depth): those fail or succeed as they did. */
-static char *converse_body_jansson(const json_t *request, size_t *len, bhive_error *err)
-{
-	json_t *copy = json_copy((json_t *)request);
-	if (copy)
-		json_object_del(copy, "modelId");
-	char *s = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
-	json_decref(copy);
-	if (!s) {
-		bh_error_set(err, BHIVE_ERR_NOMEM, "out of memory serialising a converse request");
-		return NULL;
-	}
-	if (len)
-		*len = strlen(s);
-	return s;
-}
-
 /* The last body's size, a hint for the next one's buffer: growing a
  * buffer by doubling up to tens of kilobytes costs a chain of reallocs per
  * call. Only a hint, so threads may race on it. */
 static _Atomic size_t body_hint = 1024;
-
-static void buf_reserve(bh_buf *b, size_t cap)
-{
-	b->data = bh_malloc(cap);
-	b->cap = b->data ? cap : 0;
-	if (b->data)
-		b->data[0] = '\0';
-}
 
 /* The model id travels in the path, so the body carries every other member
  * exactly as the caller wrote it. */
@@ -268,12 +248,23 @@ char *bh_converse_body(const json_t *request, size_t *len, bhive_error *err)
 		bh_error_set(err, BHIVE_ERR_INVALID, "converse request is not a JSON object");
 		return NULL;
 	}
+	size_t hint = body_hint;
 	bh_buf b;
 	bh_buf_init(&b, 0);
-	buf_reserve(&b, body_hint + body_hint / 4 + 64);
-	if (put_object(&b, request, "modelId", 0)) {
+	int rc = bh_buf_reserve(&b, hint + hint / 4 + 64);
+	rc = rc ? rc : put_object(&b, request, "modelId", 0);
+	if (rc) {
 		bh_buf_release(&b);
-		return converse_body_jansson(request, len, err);
+		if (rc == BH_BODY_TOO_DEEP)
+			bh_error_set(err, BHIVE_ERR_INVALID,
+			             "converse request nests deeper than %d levels", BH_DUMP_MAX_DEPTH);
+		else if (rc == BH_BODY_NOT_UTF8)
+			bh_error_set(err, BHIVE_ERR_INVALID,
+			             "converse request has a string that is not valid UTF-8");
+		else
+			bh_error_set(err, BHIVE_ERR_NOMEM,
+			             "out of memory serialising a converse request");
+		return NULL;
 	}
 	body_hint = b.len;
 	if (len)
